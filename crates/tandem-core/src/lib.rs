@@ -1,0 +1,18 @@
+//! tandem's pure core: the migration model, the logical schema, the operations and the planner.
+//!
+//! Nothing here performs I/O; the `tandem-pg` crate executes what this crate plans.
+
+pub mod locks;
+pub mod migration;
+pub mod operations;
+pub mod plan;
+pub mod planner;
+pub mod quote;
+pub mod schema;
+pub mod versions;
+
+pub use migration::{Migration, ParseError};
+pub use operations::{Operation, PlanContext};
+pub use plan::{Action, Phase, Plan, Step};
+pub use planner::{plan_migration, PlanError, Planned};
+pub use schema::Schema;

@@ -1,0 +1,210 @@
+//! `add_column`: a new column, written by the new version; the old version never sees it.
+//!
+//! On an existing table the column is added without a table rewrite: CHECK and FOREIGN KEY are
+//! added NOT VALID and validated at complete, UNIQUE is an index built CONCURRENTLY and attached
+//! at complete. A NOT NULL column needs a constant default (or `up`, a backfill).
+
+use super::column::{column_definition, references_clause, ColumnDef};
+use super::{check_identifier, default_key, no_such_table, OpError, PlanContext, Plannable};
+use crate::locks::LockMode;
+use crate::plan::{lock, OperationSteps, Step};
+use crate::quote::{ident, literal, qualified};
+use crate::schema::{Column, Constraint, ConstraintKind, Schema};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddColumn {
+    pub table: String,
+    pub column: ColumnDef,
+    /// SQL expression giving existing rows their value (a backfill).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub up: Option<String>,
+}
+
+impl Plannable for AddColumn {
+    fn plan(&self, ctx: &PlanContext, schema: &mut Schema) -> Result<OperationSteps, OpError> {
+        let col = &self.column;
+        check_identifier("column", &col.name)?;
+        let table = schema.table(&self.table).ok_or_else(|| no_such_table(schema, &self.table))?;
+        if table.physical_column_taken(&col.name) {
+            return Err(OpError::new(
+                format!("table `{}` already has a column `{}`", self.table, col.name),
+                "choose another column name",
+            ));
+        }
+        if self.up.is_some() {
+            return Err(OpError::new(
+                format!("add_column `{}.{}` with `up` needs a backfill, which this version of tandem does not run yet", self.table, col.name),
+                "remove `up` and give the column a constant `default` (or make it `nullable: true`), or wait for backfill support",
+            ));
+        }
+        if col.pk {
+            return Err(OpError::new(
+                format!("add_column `{}.{}` with `pk: true` would build the primary key index under lock", self.table, col.name),
+                "add the column, then create the key with create_constraint (type: primary_key) which builds its index CONCURRENTLY",
+            ));
+        }
+        let physical_table = table.physical.clone();
+        let fresh = table.created_here;
+        let q_table = qualified(&ctx.schema, &physical_table);
+        if !fresh {
+            if !col.is_nullable() && col.default.is_none() && !col.is_generated() {
+                return Err(OpError::new(
+                    format!("column `{}.{}` is NOT NULL without a default: existing rows would have no value", self.table, col.name),
+                    "add `default: <constant>`, or `nullable: true`, or an `up` expression to backfill existing rows",
+                ));
+            }
+            if let Some(d) = &col.default {
+                if ctx.volatile_defaults.contains(&default_key(&col.data_type, d)) {
+                    return Err(OpError::new(
+                        format!("the default `{d}` of `{}.{}` is volatile: adding the column would rewrite the whole table under an ACCESS EXCLUSIVE lock", self.table, col.name),
+                        "use a constant default, or add the column without a default and fill it with `up` (a batched backfill)",
+                    ));
+                }
+            }
+            if col.is_generated() {
+                return Err(OpError::new(
+                    format!("adding the generated or identity column `{}.{}` rewrites the whole table under an ACCESS EXCLUSIVE lock", self.table, col.name),
+                    "add a plain column and fill it with `up` (a batched backfill) instead",
+                ));
+            }
+        }
+        let mut col = col.clone();
+        let mut locks = vec![lock(&ctx.schema, &physical_table, LockMode::AccessExclusive)];
+        if let Some(fk) = &mut col.references {
+            let target = schema.table(&fk.table).ok_or_else(|| no_such_table(schema, &fk.table))?;
+            let target_col = target
+                .column(&fk.column)
+                .ok_or_else(|| super::no_such_column(target, &fk.column))?;
+            fk.column = target_col.physical.clone();
+            fk.table = target.physical.clone();
+            locks.push(lock(&ctx.schema, &fk.table, LockMode::ShareRowExclusive));
+        }
+
+        let mut start_statements = vec![format!(
+            "ALTER TABLE {q_table} ADD COLUMN {}",
+            column_definition(&ctx.schema, &col, fresh)?
+        )];
+        let mut complete = Vec::new();
+        let mut start_extra = Vec::new();
+        if !fresh {
+            if let Some(check) = &col.check {
+                check_identifier("constraint", &check.name)?;
+                start_statements.push(format!(
+                    "ALTER TABLE {q_table} ADD CONSTRAINT {} CHECK ({}) NOT VALID",
+                    ident(&check.name),
+                    check.constraint
+                ));
+                complete.push(validate_step(ctx, &physical_table, &check.name, None));
+            }
+            if let Some(fk) = &col.references {
+                check_identifier("constraint", &fk.name)?;
+                start_statements.push(format!(
+                    "ALTER TABLE {q_table} ADD CONSTRAINT {} FOREIGN KEY ({}) {} NOT VALID",
+                    ident(&fk.name),
+                    ident(&col.name),
+                    references_clause(
+                        &ctx.schema,
+                        &fk.table,
+                        std::slice::from_ref(&fk.column),
+                        &fk.on_delete,
+                        &fk.on_update,
+                        &fk.match_type,
+                        fk.deferrable,
+                        fk.initially_deferred
+                    )?
+                ));
+                complete.push(validate_step(ctx, &physical_table, &fk.name, Some(&fk.table)));
+            }
+            if col.unique {
+                let name = format!("{}_{}_key", physical_table, col.name);
+                check_identifier("index", &name)?;
+                start_extra.push(
+                    Step::sql(
+                        format!("build the unique index {name} without blocking writes"),
+                        vec![
+                            format!("DROP INDEX CONCURRENTLY IF EXISTS {}", qualified(&ctx.schema, &name)),
+                            format!("CREATE UNIQUE INDEX CONCURRENTLY {} ON {q_table} ({})", ident(&name), ident(&col.name)),
+                        ],
+                        vec![lock(&ctx.schema, &physical_table, LockMode::ShareUpdateExclusive)],
+                    )
+                    .non_transactional(),
+                );
+                complete.push(Step::sql(
+                    format!("attach the unique index {name} as a constraint"),
+                    vec![format!(
+                        "ALTER TABLE {q_table} ADD CONSTRAINT {} UNIQUE USING INDEX {}",
+                        ident(&name),
+                        ident(&name)
+                    )],
+                    vec![lock(&ctx.schema, &physical_table, LockMode::AccessExclusive)],
+                ));
+            }
+        }
+        if let Some(comment) = &col.comment {
+            start_statements.push(format!(
+                "COMMENT ON COLUMN {q_table}.{} IS {}",
+                ident(&col.name),
+                literal(comment)
+            ));
+        }
+
+        let table = schema.table_mut(&self.table).ok_or_else(|| no_such_table_plain(&self.table))?;
+        table.columns.push(Column {
+            name: col.name.clone(),
+            physical: col.name.clone(),
+            data_type: col.data_type.clone(),
+            nullable: col.is_nullable(),
+            default: col.default.clone(),
+            generated: col.is_generated(),
+            comment: col.comment.clone(),
+        });
+        for (name, kind) in [
+            (col.check.as_ref().map(|c| c.name.clone()), ConstraintKind::Check),
+            (col.references.as_ref().map(|r| r.name.clone()), ConstraintKind::ForeignKey),
+            (col.unique.then(|| format!("{}_{}_key", physical_table, col.name)), ConstraintKind::Unique),
+        ] {
+            if let Some(name) = name {
+                table.constraints.push(Constraint { name, kind, columns: vec![col.name.clone()] });
+            }
+        }
+
+        let mut start = vec![Step::sql(
+            format!("add column {}.{}", self.table, col.name),
+            start_statements,
+            locks,
+        )];
+        start.extend(start_extra);
+        Ok(OperationSteps {
+            start,
+            complete,
+            rollback: vec![Step::sql(
+                format!("drop the new column {}.{}", self.table, col.name),
+                vec![format!("ALTER TABLE IF EXISTS {q_table} DROP COLUMN IF EXISTS {}", ident(&col.name))],
+                vec![lock(&ctx.schema, &physical_table, LockMode::AccessExclusive)],
+            )],
+        })
+    }
+}
+
+fn no_such_table_plain(table: &str) -> OpError {
+    OpError::new(format!("table `{table}` does not exist"), "check the table name")
+}
+
+/// `VALIDATE CONSTRAINT` scans the table but lets reads and writes go on.
+pub(crate) fn validate_step(ctx: &PlanContext, table: &str, constraint: &str, referenced: Option<&str>) -> Step {
+    let mut locks = vec![lock(&ctx.schema, table, LockMode::ShareUpdateExclusive)];
+    if let Some(r) = referenced {
+        locks.push(lock(&ctx.schema, r, LockMode::RowShare));
+    }
+    Step::sql(
+        format!("validate constraint {constraint}"),
+        vec![format!(
+            "ALTER TABLE {} VALIDATE CONSTRAINT {}",
+            qualified(&ctx.schema, table),
+            ident(constraint)
+        )],
+        locks,
+    )
+}

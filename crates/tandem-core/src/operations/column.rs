@@ -1,0 +1,304 @@
+//! Column and constraint definitions shared by create_table and add_column, and their DDL.
+
+use super::OpError;
+use crate::quote::{ident, qualified};
+use serde::{Deserialize, Deserializer, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnDef {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub data_type: String,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub pk: bool,
+    /// pgroll's rule: a column is NOT NULL unless it says `nullable: true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nullable: Option<bool>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub unique: bool,
+    /// A SQL expression. YAML numbers and booleans are accepted and read as their text.
+    #[serde(default, deserialize_with = "sql_text", skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<CheckDef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub references: Option<ForeignKeyDef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generated: Option<GeneratedDef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckDef {
+    pub name: String,
+    pub constraint: String,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub no_inherit: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForeignKeyDef {
+    pub name: String,
+    pub table: String,
+    pub column: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_delete: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_update: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub match_type: Option<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub deferrable: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub initially_deferred: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeneratedDef {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expression: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<IdentityDef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityDef {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_specified_values: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence_options: Option<String>,
+}
+
+/// A table-level constraint of create_table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableConstraintDef {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub columns: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub references: Option<TableReferenceDef>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub deferrable: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub initially_deferred: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub no_inherit: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub nulls_not_distinct: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index_parameters: Option<IndexParametersDef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exclude: Option<ExcludeDef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableReferenceDef {
+    pub table: String,
+    pub columns: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_delete: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_update: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub match_type: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexParametersDef {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub include_columns: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_parameters: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tablespace: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExcludeDef {
+    pub index_method: String,
+    pub elements: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicate: Option<String>,
+}
+
+pub(crate) fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// Reads a SQL fragment that YAML may have typed as a number or boolean (`default: 0`).
+pub(crate) fn sql_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        Text(String),
+        Int(i64),
+        Float(f64),
+        Bool(bool),
+    }
+    Ok(Option::<Scalar>::deserialize(d)?.map(|s| match s {
+        Scalar::Text(t) => t,
+        Scalar::Int(i) => i.to_string(),
+        Scalar::Float(f) => f.to_string(),
+        Scalar::Bool(b) => b.to_string(),
+    }))
+}
+
+impl ColumnDef {
+    /// pgroll's rule: NOT NULL unless `nullable: true`; primary key columns are never NULL.
+    pub fn is_nullable(&self) -> bool {
+        !self.pk && self.nullable.unwrap_or(false)
+    }
+
+    pub fn is_generated(&self) -> bool {
+        self.generated.is_some()
+    }
+}
+
+/// A referential action, checked against the keywords PostgreSQL allows (it is spliced as SQL).
+pub(crate) fn referential_action(what: &str, value: &Option<String>) -> Result<Option<String>, OpError> {
+    let Some(v) = value else { return Ok(None) };
+    let upper = v.trim().to_ascii_uppercase();
+    let allowed = ["NO ACTION", "RESTRICT", "CASCADE", "SET NULL", "SET DEFAULT"];
+    if allowed.contains(&upper.as_str()) {
+        Ok(Some(upper))
+    } else {
+        Err(OpError::new(
+            format!("`{what}: {v}` is not a referential action"),
+            format!("use one of: {}", allowed.join(", ")),
+        ))
+    }
+}
+
+fn match_type(value: &Option<String>) -> Result<Option<String>, OpError> {
+    let Some(v) = value else { return Ok(None) };
+    let upper = v.trim().to_ascii_uppercase();
+    if ["SIMPLE", "FULL", "PARTIAL"].contains(&upper.as_str()) {
+        Ok(Some(upper))
+    } else {
+        Err(OpError::new(
+            format!("`match_type: {v}` is not a foreign key match type"),
+            "use SIMPLE, FULL or PARTIAL",
+        ))
+    }
+}
+
+/// `REFERENCES "s"."t" ("c") [MATCH ..] [ON DELETE ..] [ON UPDATE ..] [DEFERRABLE ..]`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn references_clause(
+    schema: &str,
+    table: &str,
+    columns: &[String],
+    on_delete: &Option<String>,
+    on_update: &Option<String>,
+    match_kind: &Option<String>,
+    deferrable: bool,
+    initially_deferred: bool,
+) -> Result<String, OpError> {
+    let cols = columns.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
+    let mut out = format!("REFERENCES {} ({cols})", qualified(schema, table));
+    if let Some(m) = match_type(match_kind)? {
+        out.push_str(&format!(" MATCH {m}"));
+    }
+    if let Some(a) = referential_action("on_delete", on_delete)? {
+        out.push_str(&format!(" ON DELETE {a}"));
+    }
+    if let Some(a) = referential_action("on_update", on_update)? {
+        out.push_str(&format!(" ON UPDATE {a}"));
+    }
+    out.push_str(&deferrable_clause(deferrable, initially_deferred));
+    Ok(out)
+}
+
+pub(crate) fn deferrable_clause(deferrable: bool, initially_deferred: bool) -> String {
+    match (deferrable, initially_deferred) {
+        (true, true) => " DEFERRABLE INITIALLY DEFERRED".into(),
+        (true, false) => " DEFERRABLE".into(),
+        _ => String::new(),
+    }
+}
+
+/// The column's definition inside CREATE TABLE or ADD COLUMN. Constraints that need care on
+/// an existing table (CHECK, REFERENCES, UNIQUE) are left to the caller when `inline` is false.
+pub(crate) fn column_definition(schema: &str, col: &ColumnDef, inline: bool) -> Result<String, OpError> {
+    let mut out = format!("{} {}", ident(&col.name), col.data_type.trim());
+    if let Some(generated) = &col.generated {
+        match (&generated.expression, &generated.identity) {
+            (Some(expr), None) => out.push_str(&format!(" GENERATED ALWAYS AS ({expr}) STORED")),
+            (None, Some(identity)) => {
+                let when = match identity
+                    .user_specified_values
+                    .as_deref()
+                    .map(|s| s.trim().to_ascii_uppercase())
+                    .as_deref()
+                {
+                    None | Some("ALWAYS") => "ALWAYS",
+                    Some("BY DEFAULT") => "BY DEFAULT",
+                    Some(other) => {
+                        return Err(OpError::new(
+                            format!("`user_specified_values: {other}` is not valid"),
+                            "use ALWAYS or BY DEFAULT",
+                        ))
+                    }
+                };
+                out.push_str(&format!(" GENERATED {when} AS IDENTITY"));
+                if let Some(opts) = &identity.sequence_options {
+                    out.push_str(&format!(" ({opts})"));
+                }
+            }
+            _ => {
+                return Err(OpError::new(
+                    format!("column `{}`: `generated` needs exactly one of `expression` or `identity`", col.name),
+                    "write `generated: {expression: ...}` or `generated: {identity: {...}}`",
+                ))
+            }
+        }
+    }
+    if !col.is_nullable() && !col.pk {
+        out.push_str(" NOT NULL");
+    }
+    if let Some(d) = &col.default {
+        out.push_str(&format!(" DEFAULT {d}"));
+    }
+    if inline {
+        if col.unique {
+            out.push_str(" UNIQUE");
+        }
+        if let Some(check) = &col.check {
+            out.push_str(&format!(" CONSTRAINT {} CHECK ({})", ident(&check.name), check.constraint));
+            if check.no_inherit {
+                out.push_str(" NO INHERIT");
+            }
+        }
+        if let Some(fk) = &col.references {
+            out.push_str(&format!(
+                " CONSTRAINT {} {}",
+                ident(&fk.name),
+                references_clause(
+                    schema,
+                    &fk.table,
+                    std::slice::from_ref(&fk.column),
+                    &fk.on_delete,
+                    &fk.on_update,
+                    &fk.match_type,
+                    fk.deferrable,
+                    fk.initially_deferred
+                )?
+            ));
+        }
+    }
+    Ok(out)
+}

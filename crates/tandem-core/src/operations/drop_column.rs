@@ -1,0 +1,67 @@
+//! `drop_column`: the new version no longer sees the column; it is dropped at complete, so the
+//! old version keeps reading and writing it until then.
+
+use super::{no_such_column, no_such_table, OpError, PlanContext, Plannable};
+use crate::locks::LockMode;
+use crate::plan::{lock, OperationSteps, Step};
+use crate::quote::{ident, qualified};
+use crate::schema::Schema;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DropColumn {
+    pub table: String,
+    pub column: String,
+    /// The value the old version sees for rows the new version writes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub down: Option<String>,
+}
+
+impl Plannable for DropColumn {
+    fn plan(&self, ctx: &PlanContext, schema: &mut Schema) -> Result<OperationSteps, OpError> {
+        let t = schema.table(&self.table).ok_or_else(|| no_such_table(schema, &self.table))?;
+        let col = t.column(&self.column).ok_or_else(|| no_such_column(t, &self.column))?;
+        if self.down.is_some() {
+            return Err(OpError::new(
+                format!("drop_column `{}.{}` with `down` needs dual-write triggers, which this version of tandem does not install yet", self.table, self.column),
+                "remove `down` if the column is nullable or has a default; otherwise wait for trigger support",
+            ));
+        }
+        if t.primary_key.contains(&self.column) {
+            return Err(OpError::new(
+                format!("column `{}.{}` is part of the primary key", self.table, self.column),
+                "give the table another primary key first (create_constraint), then drop the column",
+            ));
+        }
+        if !col.nullable && col.default.is_none() && !col.generated && !t.created_here {
+            return Err(OpError::new(
+                format!(
+                    "column `{}.{}` is NOT NULL without a default: rows inserted through the new version would have no value for it and fail",
+                    self.table, self.column
+                ),
+                "give the column a default first (alter_column), or drop NOT NULL, or give drop_column a `down` expression",
+            ));
+        }
+        let physical_table = t.physical.clone();
+        let physical_column = col.physical.clone();
+        if let Some(t) = schema.table_mut(&self.table) {
+            t.columns.retain(|c| c.name != self.column);
+            t.constraints.retain(|c| !c.columns.contains(&self.column));
+            t.indexes.retain(|i| !i.columns.contains(&self.column));
+        }
+        Ok(OperationSteps {
+            start: vec![],
+            complete: vec![Step::sql(
+                format!("drop column {}.{}", self.table, self.column),
+                vec![format!(
+                    "ALTER TABLE {} DROP COLUMN {}",
+                    qualified(&ctx.schema, &physical_table),
+                    ident(&physical_column)
+                )],
+                vec![lock(&ctx.schema, &physical_table, LockMode::AccessExclusive)],
+            )],
+            rollback: vec![],
+        })
+    }
+}

@@ -1,0 +1,132 @@
+//! A plan is data: every statement `start`, `complete` and `rollback` will run, with its lock.
+//!
+//! The executor in `tandem-pg` runs plans and knows nothing about renames or type changes;
+//! `tandem plan` prints them; the state table records how many steps of each phase are done,
+//! so a crashed run resumes at the first step not done.
+
+use crate::locks::LockMode;
+use crate::versions::VersionSchema;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Start,
+    Complete,
+    Rollback,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Start => "start",
+            Phase::Complete => "complete",
+            Phase::Rollback => "rollback",
+        }
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The lock a step takes on one relation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableLock {
+    /// Schema-qualified relation name, for display.
+    pub relation: String,
+    pub mode: LockMode,
+}
+
+/// What a step does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Statements run in order (in one transaction when the step is transactional).
+    Sql { statements: Vec<String> },
+    /// (Re)create a version schema of views. Its views are generated when the step runs, from
+    /// the live catalog and the mapping, so they reflect every change made before them.
+    CreateVersionSchema(VersionSchema),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    pub description: String,
+    pub action: Action,
+    pub locks: Vec<TableLock>,
+    /// False for statements PostgreSQL refuses inside a transaction (CREATE INDEX CONCURRENTLY).
+    /// Such steps must be safe to run again after a crash.
+    pub transactional: bool,
+}
+
+impl Step {
+    pub fn sql(description: impl Into<String>, statements: Vec<String>, locks: Vec<TableLock>) -> Step {
+        Step {
+            description: description.into(),
+            action: Action::Sql { statements },
+            locks,
+            transactional: true,
+        }
+    }
+
+    /// A step that must run outside a transaction block.
+    pub fn non_transactional(mut self) -> Step {
+        self.transactional = false;
+        self
+    }
+
+    /// The statements, for display (version schemas are rendered against the planned schema).
+    pub fn statements(&self) -> Vec<String> {
+        match &self.action {
+            Action::Sql { statements } => statements.clone(),
+            Action::CreateVersionSchema(v) => v.render_planned(),
+        }
+    }
+}
+
+/// Every step of a migration, in the order they run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub migration: String,
+    /// The physical schema, e.g. `public`.
+    pub schema: String,
+    /// The schema of views new clients use.
+    pub version_schema: String,
+    /// The version schema old clients use, dropped by complete (if there is one).
+    pub previous_version_schema: Option<String>,
+    pub start: Vec<Step>,
+    pub complete: Vec<Step>,
+    pub rollback: Vec<Step>,
+}
+
+impl Plan {
+    pub fn steps(&self, phase: Phase) -> &[Step] {
+        match phase {
+            Phase::Start => &self.start,
+            Phase::Complete => &self.complete,
+            Phase::Rollback => &self.rollback,
+        }
+    }
+}
+
+/// What one operation adds to each phase.
+#[derive(Debug, Default)]
+pub struct OperationSteps {
+    pub start: Vec<Step>,
+    pub complete: Vec<Step>,
+    /// Undo steps in the order they must run; the planner runs the operations' rollbacks in
+    /// reverse operation order. Each must be safe on a start that stopped half way
+    /// (`IF EXISTS` guards), since rollback also undoes a crashed start.
+    pub rollback: Vec<Step>,
+}
+
+/// A lock on a relation of the migrated schema.
+pub fn lock(schema: &str, relation: &str, mode: LockMode) -> TableLock {
+    TableLock {
+        relation: format!("{schema}.{relation}"),
+        mode,
+    }
+}

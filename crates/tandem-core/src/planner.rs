@@ -1,0 +1,199 @@
+//! Compiles a migration into a plan against the logical schema, validating every operation
+//! on the way. Pure: the schema and the facts about the server come in as values.
+
+use crate::locks::LockMode;
+use crate::migration::Migration;
+use crate::operations::{check_identifier_pub, Operation, PlanContext};
+use crate::plan::{lock, Action, Plan, Step};
+use crate::quote::{ident, qualified};
+use crate::schema::Schema;
+use crate::versions::{default_version_schema_name, views_of, VersionSchema};
+
+/// Why a migration cannot be planned: which operation, where in the file, what to do.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{file}{}: {}{message}", line.map(|l| format!(":{l}")).unwrap_or_default(), operation.as_ref().map(|(i, k)| format!("operation {} ({k}): ", i + 1)).unwrap_or_default())]
+pub struct PlanError {
+    pub file: String,
+    pub line: Option<usize>,
+    /// Index and kind of the operation at fault, if one is.
+    pub operation: Option<(usize, String)>,
+    pub message: String,
+    pub help: String,
+}
+
+/// The plan and the logical schema the new version will see.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub plan: Plan,
+    pub new_schema: Schema,
+}
+
+/// Plans `migration` against `schema` (the schema as the previous version sees it).
+pub fn plan_migration(
+    migration: &Migration,
+    schema: &Schema,
+    ctx: &PlanContext,
+    previous_version_schema: Option<String>,
+) -> Result<Planned, PlanError> {
+    let whole = |message: String, help: &str| PlanError {
+        file: migration.file.clone(),
+        line: None,
+        operation: None,
+        message,
+        help: help.to_string(),
+    };
+    let version_schema = migration
+        .version_schema
+        .clone()
+        .unwrap_or_else(|| default_version_schema_name(&ctx.schema, &migration.name));
+    check_identifier_pub("version schema", &version_schema).map_err(|e| {
+        whole(
+            e.message,
+            "set a shorter `version_schema:` in the migration file, or shorten the file name",
+        )
+    })?;
+    if version_schema == ctx.schema || Some(&version_schema) == previous_version_schema.as_ref() {
+        return Err(whole(
+            format!("the version schema `{version_schema}` is already in use"),
+            "set another `version_schema:` in the migration file",
+        ));
+    }
+    if migration.operations.len() > 1 {
+        if let Some(i) = migration.operations.iter().position(Operation::is_isolated) {
+            return Err(PlanError {
+                file: migration.file.clone(),
+                line: migration.line_of(i),
+                operation: Some((i, "sql".into())),
+                message: "a sql operation that runs at start must be the only operation of its migration".into(),
+                help: "move it to a migration file of its own, or set `onComplete: true` to run it at complete".into(),
+            });
+        }
+    }
+
+    let mut logical = schema.clone();
+    let mut start = Vec::new();
+    let mut complete = Vec::new();
+    let mut rollbacks = Vec::new();
+    for (i, op) in migration.operations.iter().enumerate() {
+        let steps = op.planner().plan(ctx, &mut logical).map_err(|e| PlanError {
+            file: migration.file.clone(),
+            line: migration.line_of(i),
+            operation: Some((i, op.kind().to_string())),
+            message: e.message,
+            help: e.help,
+        })?;
+        start.extend(steps.start);
+        complete.extend(steps.complete);
+        rollbacks.push(steps.rollback);
+    }
+
+    let raw_sql_at_start = migration.operations.iter().any(Operation::is_isolated);
+    let raw_sql_at_complete = migration
+        .operations
+        .iter()
+        .any(|o| matches!(o, Operation::Sql(s) if s.on_complete));
+    let security_invoker = ctx.server_version_num >= 150000;
+    let new_version = VersionSchema {
+        name: version_schema.clone(),
+        physical_schema: ctx.schema.clone(),
+        views: (!raw_sql_at_start).then(|| views_of(&logical)),
+        security_invoker,
+    };
+    start.push(Step {
+        description: format!("create version schema {version_schema} (one view per table)"),
+        action: Action::CreateVersionSchema(new_version.clone()),
+        locks: vec![],
+        transactional: true,
+    });
+
+    let mut complete_all = Vec::new();
+    if let Some(prev) = &previous_version_schema {
+        complete_all.push(Step::sql(
+            format!("drop the previous version schema {prev}"),
+            vec![format!("DROP SCHEMA IF EXISTS {} CASCADE", ident(prev))],
+            vec![],
+        ));
+    }
+    complete_all.extend(complete);
+    complete_all.extend(rename_pass(ctx, &logical));
+    if raw_sql_at_complete {
+        complete_all.push(Step {
+            description: format!("regenerate version schema {version_schema} after the raw SQL"),
+            action: Action::CreateVersionSchema(VersionSchema {
+                views: None,
+                ..new_version
+            }),
+            locks: vec![],
+            transactional: true,
+        });
+    }
+
+    let mut rollback = vec![Step::sql(
+        format!("drop the new version schema {version_schema}"),
+        vec![format!("DROP SCHEMA IF EXISTS {} CASCADE", ident(&version_schema))],
+        vec![],
+    )];
+    rollback.extend(rollbacks.into_iter().rev().flatten());
+
+    // After complete the physical names are the logical ones.
+    let mut new_schema = logical;
+    for t in &mut new_schema.tables {
+        t.physical = t.name.clone();
+        t.created_here = false;
+        for c in &mut t.columns {
+            c.physical = c.name.clone();
+        }
+    }
+    Ok(Planned {
+        plan: Plan {
+            migration: migration.name.clone(),
+            schema: ctx.schema.clone(),
+            version_schema,
+            previous_version_schema,
+            start,
+            complete: complete_all,
+            rollback,
+        },
+        new_schema,
+    })
+}
+
+/// At complete, gives every renamed column and table its new physical name: columns first
+/// (their table still has its old name), then tables.
+fn rename_pass(ctx: &PlanContext, logical: &Schema) -> Vec<Step> {
+    let mut steps = Vec::new();
+    for t in &logical.tables {
+        let renames: Vec<String> = t
+            .columns
+            .iter()
+            .filter(|c| c.name != c.physical)
+            .map(|c| {
+                format!(
+                    "ALTER TABLE {} RENAME COLUMN {} TO {}",
+                    qualified(&ctx.schema, &t.physical),
+                    ident(&c.physical),
+                    ident(&c.name)
+                )
+            })
+            .collect();
+        if !renames.is_empty() {
+            steps.push(Step::sql(
+                format!("rename the columns of {} to their new names", t.name),
+                renames,
+                vec![lock(&ctx.schema, &t.physical, LockMode::AccessExclusive)],
+            ));
+        }
+    }
+    for t in logical.tables.iter().filter(|t| t.name != t.physical) {
+        steps.push(Step::sql(
+            format!("rename table {} to {}", t.physical, t.name),
+            vec![format!(
+                "ALTER TABLE {} RENAME TO {}",
+                qualified(&ctx.schema, &t.physical),
+                ident(&t.name)
+            )],
+            vec![lock(&ctx.schema, &t.physical, LockMode::AccessExclusive)],
+        ));
+    }
+    steps
+}

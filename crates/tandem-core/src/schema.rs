@@ -1,0 +1,121 @@
+//! The logical schema: what a version of the application sees.
+//!
+//! Each table and column has a logical name (what the version's views call it) and a physical
+//! name (what the table and column are called in the database). Between `start` and `complete`
+//! the two differ, e.g. after a rename; operations read and change this model, and the version
+//! schema's views are generated from it.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Schema {
+    /// The physical schema holding the tables, e.g. `public`.
+    pub name: String,
+    pub tables: Vec<Table>,
+    /// Names of the enum, domain and composite types of the schema (for messages only).
+    #[serde(default)]
+    pub types: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Table {
+    pub name: String,
+    pub physical: String,
+    pub columns: Vec<Column>,
+    /// Logical names of the primary key's columns, in key order.
+    pub primary_key: Vec<String>,
+    pub constraints: Vec<Constraint>,
+    pub indexes: Vec<Index>,
+    /// Estimated number of rows (from the planner statistics), for messages and plans.
+    pub estimated_rows: i64,
+    /// True when the table is created by the migration being planned: nothing else uses it yet,
+    /// so it needs no lock care.
+    #[serde(default)]
+    pub created_here: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Column {
+    pub name: String,
+    pub physical: String,
+    /// The type as `format_type` prints it, e.g. `character varying(255)`.
+    pub data_type: String,
+    pub nullable: bool,
+    pub default: Option<String>,
+    /// An identity or generated column: the database fills it in, so writers need not.
+    pub generated: bool,
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConstraintKind {
+    PrimaryKey,
+    Unique,
+    Check,
+    ForeignKey,
+    Exclude,
+    NotNull,
+    Trigger,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Constraint {
+    pub name: String,
+    pub kind: ConstraintKind,
+    /// Logical names of the constrained columns.
+    pub columns: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Index {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub unique: bool,
+}
+
+impl Schema {
+    pub fn table(&self, name: &str) -> Option<&Table> {
+        self.tables.iter().find(|t| t.name == name)
+    }
+
+    pub fn table_mut(&mut self, name: &str) -> Option<&mut Table> {
+        self.tables.iter_mut().find(|t| t.name == name)
+    }
+
+    /// Whether any relation name is taken, logically or physically.
+    pub fn name_taken(&self, name: &str) -> bool {
+        self.tables.iter().any(|t| t.name == name || t.physical == name)
+            || self.tables.iter().any(|t| t.indexes.iter().any(|i| i.name == name))
+    }
+
+    /// Every index and constraint name in the schema (they share one namespace per schema for
+    /// indexes; constraints are per table but tandem keeps them unique to avoid surprises).
+    pub fn index_exists(&self, name: &str) -> bool {
+        self.tables.iter().any(|t| t.indexes.iter().any(|i| i.name == name))
+    }
+}
+
+impl Table {
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    pub fn column_mut(&mut self, name: &str) -> Option<&mut Column> {
+        self.columns.iter_mut().find(|c| c.name == name)
+    }
+
+    pub fn constraint(&self, name: &str) -> Option<&Constraint> {
+        self.constraints.iter().find(|c| c.name == name)
+    }
+
+    /// Whether a physical column of that name exists (a logical rename does not free the name).
+    pub fn physical_column_taken(&self, name: &str) -> bool {
+        self.columns.iter().any(|c| c.physical == name || c.name == name)
+    }
+
+    /// The logical names of all columns, for "did you mean" style messages.
+    pub fn column_names(&self) -> Vec<&str> {
+        self.columns.iter().map(|c| c.name.as_str()).collect()
+    }
+}
