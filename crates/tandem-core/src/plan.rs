@@ -60,6 +60,10 @@ pub struct Step {
     /// False for statements PostgreSQL refuses inside a transaction (CREATE INDEX CONCURRENTLY).
     /// Such steps must be safe to run again after a crash.
     pub transactional: bool,
+    /// For rollback steps that undo a non-idempotent start step (raw SQL `down`): run only if
+    /// at least this many start steps had run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub needs_start_steps: Option<usize>,
 }
 
 impl Step {
@@ -69,6 +73,7 @@ impl Step {
             action: Action::Sql { statements },
             locks,
             transactional: true,
+            needs_start_steps: None,
         }
     }
 

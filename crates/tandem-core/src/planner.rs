@@ -83,8 +83,16 @@ pub fn plan_migration(
             help: e.help,
         })?;
         start.extend(steps.start);
+        let reached = start.len();
         complete.extend(steps.complete);
-        rollbacks.push(steps.rollback);
+        // A rollback step of an operation runs only if the operation's start steps ran: raw SQL
+        // `down` is not idempotent, and the others are guarded by IF EXISTS anyway.
+        rollbacks.push(steps.rollback.into_iter().map(|mut s| {
+            if op.is_isolated() {
+                s.needs_start_steps = Some(reached);
+            }
+            s
+        }).collect::<Vec<_>>());
     }
 
     let raw_sql_at_start = migration.operations.iter().any(Operation::is_isolated);
@@ -104,6 +112,7 @@ pub fn plan_migration(
         action: Action::CreateVersionSchema(new_version.clone()),
         locks: vec![],
         transactional: true,
+        needs_start_steps: None,
     });
 
     let mut complete_all = Vec::new();
@@ -125,6 +134,7 @@ pub fn plan_migration(
             }),
             locks: vec![],
             transactional: true,
+            needs_start_steps: None,
         });
     }
 

@@ -1,1 +1,17 @@
-//! tandem on PostgreSQL.
+//! tandem on PostgreSQL: connections, catalog introspection, tandem's state, the runner lock,
+//! the executor (lock_timeout, retries, resumable steps) and the commands built on them.
+
+pub mod catalog;
+pub mod connect;
+pub mod engine;
+pub mod error;
+pub mod events;
+pub mod executor;
+pub mod runner_lock;
+pub mod state;
+
+pub use connect::ConnectOptions;
+pub use engine::{Engine, Settings, StartOutcome, Status};
+pub use error::{Error, Result};
+pub use events::{Event, Reporter, Silent};
+pub use executor::LockSettings;

@@ -1,0 +1,228 @@
+//! Reads the live schema from the catalogs into tandem's logical schema model.
+//!
+//! Only catalogs are read (no psql or pg_dump), so it works with any client-less server build.
+
+use crate::error::{Error, Result};
+use serde::Deserialize;
+use tandem_core::quote::{ident, qualified};
+use tandem_core::schema::{Column, Constraint, ConstraintKind, Index, Schema, Table};
+use tokio_postgres::GenericClient;
+
+#[derive(Deserialize)]
+struct RawTable {
+    name: String,
+    rows: i64,
+    columns: Option<Vec<RawColumn>>,
+    constraints: Option<Vec<RawConstraint>>,
+    indexes: Option<Vec<RawIndex>>,
+}
+
+#[derive(Deserialize)]
+struct RawColumn {
+    name: String,
+    #[serde(rename = "type")]
+    data_type: String,
+    nullable: bool,
+    default: Option<String>,
+    generated: bool,
+    comment: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawConstraint {
+    name: String,
+    kind: String,
+    columns: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+struct RawIndex {
+    name: String,
+    unique: bool,
+    columns: Option<Vec<String>>,
+}
+
+const INTROSPECT: &str = r#"
+SELECT coalesce(json_agg(json_build_object(
+  'name', c.relname,
+  'rows', greatest(c.reltuples, 0)::bigint,
+  'columns', (SELECT json_agg(json_build_object(
+        'name', a.attname,
+        'type', format_type(a.atttypid, a.atttypmod),
+        'nullable', NOT a.attnotnull,
+        'default', pg_get_expr(d.adbin, d.adrelid),
+        'generated', a.attidentity <> '' OR a.attgenerated <> '',
+        'comment', col_description(c.oid, a.attnum)) ORDER BY a.attnum)
+      FROM pg_attribute a
+      LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+      WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped),
+  'constraints', (SELECT json_agg(json_build_object(
+        'name', con.conname,
+        'kind', con.contype,
+        'columns', (SELECT json_agg(a.attname ORDER BY k.ord)
+                    FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
+                    JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum)))
+      FROM pg_constraint con WHERE con.conrelid = c.oid),
+  'indexes', (SELECT json_agg(json_build_object(
+        'name', i.relname,
+        'unique', x.indisunique,
+        'columns', (SELECT json_agg(a.attname ORDER BY k.ord)
+                    FROM unnest(x.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+                    JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum)))
+      FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = c.oid)
+) ORDER BY c.relname), '[]'::json)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+"#;
+
+/// The tables of `schema` as they physically are (logical names = physical names).
+pub async fn introspect(client: &impl GenericClient, schema: &str) -> Result<Schema> {
+    let row = client
+        .query_one(INTROSPECT, &[&schema])
+        .await
+        .map_err(|e| Error::db(format!("reading the tables of schema {schema}"), e))?;
+    let json: serde_json::Value = row.get(0);
+    let raw: Vec<RawTable> = serde_json::from_value(json).map_err(|e| {
+        Error::usage(
+            format!("unexpected catalog contents for schema {schema}: {e}"),
+            "this is a bug in tandem; please report it with your PostgreSQL version",
+        )
+    })?;
+    let types = client
+        .query(
+            "SELECT t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
+             WHERE n.nspname = $1 AND t.typtype IN ('e', 'd', 'c') AND NOT EXISTS \
+             (SELECT 1 FROM pg_class c WHERE c.oid = t.typrelid AND c.relkind <> 'c') ORDER BY 1",
+            &[&schema],
+        )
+        .await
+        .map_err(|e| Error::db("reading the types of the schema", e))?
+        .iter()
+        .map(|r| r.get::<_, String>(0))
+        .collect();
+    Ok(Schema {
+        name: schema.to_string(),
+        types,
+        tables: raw.into_iter().map(table_of).collect(),
+    })
+}
+
+fn table_of(t: RawTable) -> Table {
+    let constraints: Vec<Constraint> = t
+        .constraints
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|c| {
+            let kind = match c.kind.as_str() {
+                "p" => ConstraintKind::PrimaryKey,
+                "u" => ConstraintKind::Unique,
+                "c" => ConstraintKind::Check,
+                "f" => ConstraintKind::ForeignKey,
+                "x" => ConstraintKind::Exclude,
+                "n" => ConstraintKind::NotNull,
+                "t" => ConstraintKind::Trigger,
+                _ => return None,
+            };
+            Some(Constraint {
+                name: c.name,
+                kind,
+                columns: c.columns.unwrap_or_default(),
+            })
+        })
+        .collect();
+    let primary_key = constraints
+        .iter()
+        .find(|c| c.kind == ConstraintKind::PrimaryKey)
+        .map(|c| c.columns.clone())
+        .unwrap_or_default();
+    Table {
+        physical: t.name.clone(),
+        name: t.name,
+        estimated_rows: t.rows,
+        columns: t
+            .columns
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| Column {
+                physical: c.name.clone(),
+                name: c.name,
+                data_type: c.data_type,
+                nullable: c.nullable,
+                default: c.default,
+                generated: c.generated,
+                comment: c.comment,
+            })
+            .collect(),
+        primary_key,
+        constraints,
+        indexes: t
+            .indexes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|i| Index {
+                name: i.name,
+                unique: i.unique,
+                columns: i.columns.unwrap_or_default(),
+            })
+            .collect(),
+        created_here: false,
+    }
+}
+
+/// `server_version_num`, e.g. 150004.
+pub async fn server_version_num(client: &impl GenericClient) -> Result<i32> {
+    let row = client
+        .query_one("SELECT current_setting('server_version_num')::int", &[])
+        .await
+        .map_err(|e| Error::db("reading the server version", e))?;
+    Ok(row.get(0))
+}
+
+pub async fn schema_exists(client: &impl GenericClient, schema: &str) -> Result<bool> {
+    let row = client
+        .query_one("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", &[&schema])
+        .await
+        .map_err(|e| Error::db("looking up a schema", e))?;
+    Ok(row.get(0))
+}
+
+/// Whether adding a column of `data_type` with `default` would rewrite the table, found by
+/// doing exactly that to a one-row temporary table and seeing whether its file changes. This
+/// asks PostgreSQL itself, so it is right for every function, cast and version.
+///
+/// Errors in the type or expression come back as usage errors naming them.
+pub async fn default_rewrites_table(client: &mut tokio_postgres::Client, data_type: &str, default: &str) -> Result<bool> {
+    let tx = client
+        .transaction()
+        .await
+        .map_err(|e| Error::db("opening a transaction", e))?;
+    let probe = qualified("pg_temp", "tandem_default_probe");
+    tx.batch_execute(&format!("CREATE TEMPORARY TABLE {probe} (x integer); INSERT INTO {probe} VALUES (1)"))
+        .await
+        .map_err(|e| Error::db("creating a temporary table", e))?;
+    let filenode = "SELECT pg_relation_filenode('pg_temp.tandem_default_probe')::bigint";
+    let before: i64 = tx
+        .query_one(filenode, &[])
+        .await
+        .map_err(|e| Error::db("probing a default", e))?
+        .get(0);
+    let alter = format!(
+        "ALTER TABLE {probe} ADD COLUMN {} {data_type} DEFAULT {default}",
+        ident("probe")
+    );
+    // The extended protocol runs exactly one statement: a default cannot smuggle in another.
+    if let Err(e) = tx.execute(alter.as_str(), &[]).await {
+        return Err(Error::Database {
+            context: format!("the type `{data_type}` with default `{default}` is not valid"),
+            help: "fix the column's `type` or `default` in the migration file".into(),
+            source: e,
+        });
+    }
+    let after: i64 = tx
+        .query_one(filenode, &[])
+        .await
+        .map_err(|e| Error::db("probing a default", e))?
+        .get(0);
+    tx.rollback().await.map_err(|e| Error::db("ending the probe", e))?;
+    Ok(before != after)
+}

@@ -1,0 +1,416 @@
+//! The commands: start, complete, rollback, migrate, status, history, validate, plan.
+//!
+//! Each takes the runner lock (when it changes anything), reads the state, decides which
+//! phase to run or resume, and hands the plan's steps to the executor.
+
+use crate::catalog;
+use crate::connect::{connect, ConnectOptions};
+use crate::error::{Error, Result};
+use crate::events::Reporter;
+use crate::executor::{Executor, LockSettings};
+use crate::runner_lock;
+use crate::state::{self, NewMigration, Record};
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+use tandem_core::operations::default_key;
+use tandem_core::plan::Phase;
+use tandem_core::{plan_migration, Migration, Plan, PlanContext, Planned};
+use tokio_postgres::Client;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The physical schema migrations change.
+    pub schema: String,
+    pub locks: LockSettings,
+    /// How long to wait for another tandem to finish.
+    pub wait_for_runner: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            schema: "public".into(),
+            locks: LockSettings::default(),
+            wait_for_runner: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What `tandem status` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub schema: String,
+    /// The newest migration that is in progress or complete.
+    pub migration: Option<String>,
+    /// `none`, `in_progress` or `complete`.
+    pub status: String,
+    /// The version schema new clients should use.
+    pub version_schema: Option<String>,
+    /// While in progress: the version schema old clients still use.
+    pub previous_version_schema: Option<String>,
+    /// While in progress: `start`, `complete` or `rollback`, and how far it got.
+    pub phase: Option<String>,
+    pub steps_done: Option<i32>,
+    pub steps_total: Option<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartOutcome {
+    Started,
+    /// The same migration was already fully started; nothing was done.
+    AlreadyStarted,
+}
+
+pub struct Engine {
+    client: Client,
+    target: String,
+    settings: Settings,
+    reporter: Arc<dyn Reporter>,
+}
+
+impl Engine {
+    pub async fn connect(options: &ConnectOptions, settings: Settings, reporter: Arc<dyn Reporter>) -> Result<Engine> {
+        let conn = connect(options).await?;
+        Ok(Engine {
+            client: conn.client,
+            target: conn.target,
+            settings,
+            reporter,
+        })
+    }
+
+    /// `user@host:port/db`, without the password.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    async fn lock(&mut self) -> Result<()> {
+        runner_lock::acquire(&self.client, self.settings.wait_for_runner, self.reporter.as_ref()).await?;
+        if let Err(e) = state::ensure(&self.client).await {
+            let _ = runner_lock::release(&self.client).await;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    async fn unlock<T>(&mut self, result: Result<T>) -> Result<T> {
+        let released = runner_lock::release(&self.client).await;
+        let value = result?;
+        released?;
+        Ok(value)
+    }
+
+    /// `tandem init`: creates the state schema.
+    pub async fn init(&mut self) -> Result<()> {
+        self.lock().await?;
+        self.unlock(Ok(())).await
+    }
+
+    /// Plans `migration` against the live schema: the whole validation, changing nothing.
+    pub async fn plan(&mut self, migration: &Migration) -> Result<Planned> {
+        let previous = self.previous_version_schema(&migration.name).await?;
+        let schema = catalog::introspect(&self.client, &self.settings.schema).await?;
+        if !catalog::schema_exists(&self.client, &self.settings.schema).await? {
+            return Err(Error::usage(
+                format!("schema `{}` does not exist in {}", self.settings.schema, self.target),
+                "create it first, or pass --schema with an existing schema",
+            ));
+        }
+        let mut volatile_defaults = BTreeSet::new();
+        for op in &migration.operations {
+            for (data_type, default) in op.defaults_to_probe() {
+                let rewrites = catalog::default_rewrites_table(&mut self.client, &data_type, &default)
+                    .await
+                    .map_err(|e| match e {
+                        Error::Database { context, help, source } => Error::Database {
+                            context: format!("{}: {context}", migration.file),
+                            help,
+                            source,
+                        },
+                        other => other,
+                    })?;
+                if rewrites {
+                    volatile_defaults.insert(default_key(&data_type, &default));
+                }
+            }
+        }
+        let ctx = PlanContext {
+            schema: self.settings.schema.clone(),
+            server_version_num: catalog::server_version_num(&self.client).await?,
+            volatile_defaults,
+        };
+        let planned = plan_migration(migration, &schema, &ctx, previous)?;
+        if planned.plan.version_schema == state::STATE_SCHEMA {
+            return Err(Error::usage(
+                "the version schema cannot be named `tandem`: that is tandem's state schema",
+                "set another `version_schema:` in the migration file",
+            ));
+        }
+        Ok(planned)
+    }
+
+    /// The version schema old clients use: the newest complete migration's, if it still exists.
+    async fn previous_version_schema(&self, except: &str) -> Result<Option<String>> {
+        if !state::exists(&self.client).await? {
+            return Ok(None);
+        }
+        let Some(prev) = state::latest_complete(&self.client, &self.settings.schema).await? else {
+            return Ok(None);
+        };
+        if prev.name == except || !catalog::schema_exists(&self.client, &prev.version_schema).await? {
+            return Ok(None);
+        }
+        Ok(Some(prev.version_schema))
+    }
+
+    /// `tandem start`: expands; resumes a start that stopped half way.
+    pub async fn start(&mut self, migration: &Migration) -> Result<StartOutcome> {
+        self.lock().await?;
+        let result = self.start_locked(migration).await;
+        self.unlock(result).await
+    }
+
+    async fn start_locked(&mut self, migration: &Migration) -> Result<StartOutcome> {
+        let schema = self.settings.schema.clone();
+        let checksum = migration.checksum();
+        if let Some(active) = state::active(&self.client, &schema).await? {
+            if active.name != migration.name {
+                return Err(Error::usage(
+                    format!("migration `{}` is in progress on schema `{schema}`", active.name),
+                    "run `tandem complete` or `tandem rollback` first; one migration at a time",
+                ));
+            }
+            if active.checksum != checksum {
+                return Err(Error::usage(
+                    format!("migration `{}` was started from a different version of {}", active.name, migration.file),
+                    "run `tandem rollback`, then start the file again; or restore the file as it was",
+                ));
+            }
+            let plan = active.plan()?;
+            return match active.phase() {
+                Phase::Start if (active.steps_done as usize) < plan.start.len() => {
+                    self.run(&active, &plan, Phase::Start).await?;
+                    Ok(StartOutcome::Started)
+                }
+                Phase::Start => Ok(StartOutcome::AlreadyStarted),
+                Phase::Complete => Err(Error::usage(
+                    format!("migration `{}` is being completed", active.name),
+                    "run `tandem complete` to finish it",
+                )),
+                Phase::Rollback => Err(Error::usage(
+                    format!("migration `{}` is being rolled back", active.name),
+                    "run `tandem rollback` to finish it",
+                )),
+            };
+        }
+        if let Some(done) = state::find(&self.client, &schema, &migration.name).await? {
+            if done.status == "complete" {
+                return Err(Error::usage(
+                    format!("migration `{}` is already complete on schema `{schema}`", migration.name),
+                    "a migration runs once; write a new migration file for a further change",
+                ));
+            }
+        }
+        let planned = self.plan(migration).await?;
+        let plan = planned.plan;
+        if catalog::schema_exists(&self.client, &plan.version_schema).await? {
+            return Err(Error::usage(
+                format!("the version schema `{}` already exists", plan.version_schema),
+                "set another `version_schema:` in the migration file, or drop that schema if it is a leftover",
+            ));
+        }
+        let parent = state::latest(&self.client, &schema).await?.map(|r| r.name);
+        let to_json = |v: serde_json::Result<serde_json::Value>| {
+            v.map_err(|e| Error::usage(format!("cannot record the migration: {e}"), "this is a bug in tandem"))
+        };
+        state::insert(
+            &self.client,
+            NewMigration {
+                schema: &schema,
+                name: &migration.name,
+                checksum: &checksum,
+                parent: parent.as_deref(),
+                version_schema: &plan.version_schema,
+                migration: to_json(serde_json::to_value(migration))?,
+                plan: to_json(serde_json::to_value(&plan))?,
+            },
+        )
+        .await?;
+        let record = state::find(&self.client, &schema, &migration.name)
+            .await?
+            .ok_or_else(|| Error::usage("the migration record vanished", "run the command again"))?;
+        self.run(&record, &plan, Phase::Start).await?;
+        Ok(StartOutcome::Started)
+    }
+
+    /// `tandem complete`: contracts the migration in progress; resumes a complete that stopped.
+    pub async fn complete(&mut self) -> Result<String> {
+        self.lock().await?;
+        let result = self.finish(Phase::Complete).await;
+        self.unlock(result).await
+    }
+
+    /// `tandem rollback`: undoes the start of the migration in progress.
+    pub async fn rollback(&mut self) -> Result<String> {
+        self.lock().await?;
+        let result = self.finish(Phase::Rollback).await;
+        self.unlock(result).await
+    }
+
+    async fn finish(&mut self, phase: Phase) -> Result<String> {
+        let schema = self.settings.schema.clone();
+        let Some(active) = state::active(&self.client, &schema).await? else {
+            return Err(Error::usage(
+                format!("no migration is in progress on schema `{schema}`"),
+                "`tandem status` shows the latest migration; `tandem start FILE` begins one",
+            ));
+        };
+        let plan = active.plan()?;
+        match (active.phase(), phase) {
+            (Phase::Start, Phase::Complete) if (active.steps_done as usize) < plan.start.len() => {
+                return Err(Error::usage(
+                    format!(
+                        "the start of `{}` stopped after step {} of {}",
+                        active.name,
+                        active.steps_done,
+                        plan.start.len()
+                    ),
+                    "run `tandem start FILE` again to finish starting it, or `tandem rollback`",
+                ))
+            }
+            (Phase::Complete, Phase::Rollback) => {
+                return Err(Error::usage(
+                    format!("migration `{}` is being completed; a complete cannot be undone half way", active.name),
+                    "run `tandem complete` to finish it",
+                ))
+            }
+            (Phase::Rollback, Phase::Complete) => {
+                return Err(Error::usage(
+                    format!("migration `{}` is being rolled back", active.name),
+                    "run `tandem rollback` to finish it",
+                ))
+            }
+            _ => {}
+        }
+        state::enter_phase(&self.client, &schema, &active.name, phase).await?;
+        let record = state::find(&self.client, &schema, &active.name)
+            .await?
+            .ok_or_else(|| Error::usage("the migration record vanished", "run the command again"))?;
+        self.run(&record, &plan, phase).await?;
+        state::finish(&self.client, &schema, &active.name, phase).await?;
+        Ok(active.name)
+    }
+
+    async fn run(&mut self, record: &Record, plan: &Plan, phase: Phase) -> Result<()> {
+        let mut executor = Executor {
+            client: &mut self.client,
+            settings: &self.settings.locks,
+            reporter: self.reporter.as_ref(),
+            schema: &record.schema,
+            migration: &record.name,
+            start_done: record.start_done.max(0) as usize,
+        };
+        executor
+            .run_phase(phase, plan.steps(phase), record.steps_done.max(0) as usize)
+            .await
+    }
+
+    /// `tandem migrate DIR`: applies, in order, every migration not yet applied. All but the
+    /// last are completed; the last too with `complete`.
+    pub async fn migrate(&mut self, migrations: &[Migration], complete: bool) -> Result<Vec<String>> {
+        let mut applied = Vec::new();
+        let schema = self.settings.schema.clone();
+        for (i, m) in migrations.iter().enumerate() {
+            let last = i + 1 == migrations.len();
+            let known = if state::exists(&self.client).await? {
+                state::find(&self.client, &schema, &m.name).await?
+            } else {
+                None
+            };
+            match known {
+                Some(r) if r.status == "complete" => {
+                    if r.checksum != m.checksum() {
+                        return Err(Error::usage(
+                            format!("{} changed after migration `{}` was applied", m.file, m.name),
+                            "restore the file as it was applied; write a new migration for a further change",
+                        ));
+                    }
+                    continue;
+                }
+                Some(r) if r.status == "in_progress" && r.phase() != Phase::Start => {
+                    // A complete or rollback stopped half way: finish what was begun.
+                    let phase = r.phase();
+                    self.lock().await?;
+                    let result = self.finish(phase).await;
+                    self.unlock(result).await?;
+                    if phase == Phase::Rollback {
+                        return Err(Error::usage(
+                            format!("migration `{}` was being rolled back; the rollback is now finished", m.name),
+                            "run `tandem migrate` again to apply it afresh",
+                        ));
+                    }
+                    applied.push(m.name.clone());
+                    continue;
+                }
+                _ => {}
+            }
+            self.start(m).await?;
+            if !last || complete {
+                self.complete().await?;
+            }
+            applied.push(m.name.clone());
+        }
+        Ok(applied)
+    }
+
+    /// `tandem status`.
+    pub async fn status(&mut self) -> Result<Status> {
+        let schema = self.settings.schema.clone();
+        let none = Status {
+            schema: schema.clone(),
+            migration: None,
+            status: "none".into(),
+            version_schema: None,
+            previous_version_schema: None,
+            phase: None,
+            steps_done: None,
+            steps_total: None,
+        };
+        if !state::exists(&self.client).await? {
+            return Ok(none);
+        }
+        let Some(latest) = state::latest(&self.client, &schema).await? else {
+            return Ok(none);
+        };
+        let in_progress = latest.status == "in_progress";
+        let plan = latest.plan()?;
+        Ok(Status {
+            schema,
+            migration: Some(latest.name.clone()),
+            status: latest.status.clone(),
+            version_schema: Some(latest.version_schema.clone()),
+            previous_version_schema: if in_progress { plan.previous_version_schema.clone() } else { None },
+            phase: in_progress.then(|| latest.phase.clone()),
+            steps_done: in_progress.then_some(latest.steps_done),
+            steps_total: in_progress.then(|| plan.steps(latest.phase()).len()),
+        })
+    }
+
+    /// `tandem history`: every migration of the schema, oldest first.
+    pub async fn history(&mut self) -> Result<Vec<Record>> {
+        if !state::exists(&self.client).await? {
+            return Ok(Vec::new());
+        }
+        state::history(&self.client, &self.settings.schema).await
+    }
+}

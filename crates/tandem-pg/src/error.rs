@@ -1,0 +1,99 @@
+//! Errors that say what went wrong and what to do next.
+
+use std::fmt;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The user asked for something that cannot be done as asked.
+    #[error("{message}")]
+    Usage { message: String, help: String },
+    /// The migration does not fit the live schema.
+    #[error(transparent)]
+    Plan(#[from] tandem_core::PlanError),
+    #[error("cannot connect to {target}: {source}")]
+    Connect {
+        target: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    /// A statement failed.
+    #[error("{context}: {}", db_message(.source))]
+    Database {
+        context: String,
+        help: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    /// tandem could not take a lock within its retry budget.
+    #[error("{message}")]
+    LockBudget { message: String, help: String },
+    /// Another tandem holds the runner lock.
+    #[error("{message}")]
+    Busy { message: String, help: String },
+}
+
+/// The server's message, with its detail and hint, rather than tokio-postgres's "db error".
+pub fn db_message(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => {
+            let mut s = format!("{} (SQLSTATE {})", db.message(), db.code().code());
+            if let Some(d) = db.detail() {
+                s.push_str(&format!("; {d}"));
+            }
+            if let Some(h) = db.hint() {
+                s.push_str(&format!("; hint: {h}"));
+            }
+            s
+        }
+        None => e.to_string(),
+    }
+}
+
+impl Error {
+    pub fn usage(message: impl Into<String>, help: impl Into<String>) -> Error {
+        Error::Usage {
+            message: message.into(),
+            help: help.into(),
+        }
+    }
+
+    pub fn connect(target: &str, source: tokio_postgres::Error) -> Error {
+        Error::Connect {
+            target: target.to_string(),
+            source,
+        }
+    }
+
+    pub fn db(context: impl fmt::Display, source: tokio_postgres::Error) -> Error {
+        Error::Database {
+            context: context.to_string(),
+            help: String::new(),
+            source,
+        }
+    }
+
+    /// What the user should do next.
+    pub fn help(&self) -> String {
+        match self {
+            Error::Usage { help, .. } | Error::LockBudget { help, .. } | Error::Busy { help, .. } => help.clone(),
+            Error::Plan(p) => p.help.clone(),
+            Error::Connect { .. } => {
+                "check --url / DATABASE_URL (or PGHOST, PGPORT, PGUSER, PGDATABASE) and that the server is running".into()
+            }
+            Error::Database { help, .. } if !help.is_empty() => help.clone(),
+            Error::Database { .. } => {
+                "nothing after the failed step ran; fix the cause, then run the same command again to continue, or `tandem rollback`".into()
+            }
+        }
+    }
+
+    /// The SQLSTATE, when the server sent one.
+    pub fn sqlstate(&self) -> Option<&str> {
+        match self {
+            Error::Database { source, .. } | Error::Connect { source, .. } => source.as_db_error().map(|d| d.code().code()),
+            _ => None,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,279 @@
+//! Runs the steps of a plan: each under a short `lock_timeout`, retried with exponential
+//! backoff and jitter within a budget, and recorded as done in the same transaction, so a
+//! crashed run resumes at the first step not done. It knows nothing about operations.
+
+use crate::catalog;
+use crate::error::{db_message, Error, Result};
+use crate::events::{Event, Reporter};
+use crate::state;
+use std::time::{Duration, Instant};
+use tandem_core::plan::{Action, Phase, Step};
+use tandem_core::versions::views_of;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, GenericClient};
+
+/// How patient tandem is with locks.
+#[derive(Debug, Clone)]
+pub struct LockSettings {
+    /// How long one statement may wait for a lock: also the longest any other session queues
+    /// behind tandem's waiting statement.
+    pub lock_timeout: Duration,
+    /// How long tandem keeps retrying one step before it gives up.
+    pub retry_budget: Duration,
+}
+
+impl Default for LockSettings {
+    fn default() -> Self {
+        LockSettings {
+            lock_timeout: Duration::from_millis(500),
+            retry_budget: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The delay before retry `attempt` (1-based): exponential from 100 ms, capped at 5 s, with
+/// "equal jitter" (half fixed, half random) so that retries of several runners spread out.
+pub fn backoff(attempt: u32) -> Duration {
+    let exp = 100u64.saturating_mul(1u64 << attempt.saturating_sub(1).min(16));
+    let capped = exp.min(5_000);
+    let half = capped / 2;
+    Duration::from_millis(half + fastrand::u64(0..=half))
+}
+
+enum StepFailure {
+    /// The server refused; `statement` is the statement that failed.
+    Db { source: tokio_postgres::Error, statement: String },
+    Other(Error),
+}
+
+impl From<Error> for StepFailure {
+    fn from(e: Error) -> Self {
+        StepFailure::Other(e)
+    }
+}
+
+fn is_lock_failure(e: &tokio_postgres::Error) -> bool {
+    matches!(e.code(), Some(c) if *c == SqlState::LOCK_NOT_AVAILABLE || *c == SqlState::T_R_DEADLOCK_DETECTED)
+}
+
+pub struct Executor<'a> {
+    pub client: &'a mut Client,
+    pub settings: &'a LockSettings,
+    pub reporter: &'a dyn Reporter,
+    pub schema: &'a str,
+    pub migration: &'a str,
+    /// How many start steps ran before a rollback began (steps that undo later ones are skipped).
+    pub start_done: usize,
+}
+
+impl Executor<'_> {
+    /// Runs `steps[done..]` of `phase`.
+    pub async fn run_phase(&mut self, phase: Phase, steps: &[Step], done: usize) -> Result<()> {
+        let begun = Instant::now();
+        self.reporter.event(Event::PhaseStarted {
+            phase,
+            migration: self.migration.to_string(),
+            total: steps.len(),
+            resuming_at: done,
+        });
+        for (index, step) in steps.iter().enumerate().skip(done) {
+            if step.needs_start_steps.is_some_and(|n| self.start_done < n) {
+                state::set_steps_done(&*self.client, self.schema, self.migration, index as i32 + 1).await?;
+                continue;
+            }
+            self.reporter.event(Event::StepStarted {
+                phase,
+                index,
+                total: steps.len(),
+                description: step.description.clone(),
+                locks: step.locks.clone(),
+            });
+            let step_begun = Instant::now();
+            self.run_step(phase, index, steps.len(), step).await?;
+            self.reporter.event(Event::StepDone {
+                phase,
+                index,
+                total: steps.len(),
+                elapsed: step_begun.elapsed(),
+            });
+        }
+        self.reporter.event(Event::PhaseDone {
+            phase,
+            migration: self.migration.to_string(),
+            elapsed: begun.elapsed(),
+        });
+        Ok(())
+    }
+
+    async fn run_step(&mut self, phase: Phase, index: usize, total: usize, step: &Step) -> Result<()> {
+        let begun = Instant::now();
+        let mut attempt = 0u32;
+        loop {
+            let outcome = if step.transactional {
+                self.try_in_transaction(step, index + 1).await
+            } else {
+                self.try_outside_transaction(step, index + 1).await
+            };
+            match outcome {
+                Ok(()) => return Ok(()),
+                Err(StepFailure::Db { source, statement: _ }) if is_lock_failure(&source) => {
+                    attempt += 1;
+                    let delay = backoff(attempt);
+                    if begun.elapsed() + delay > self.settings.retry_budget {
+                        return Err(self.budget_exhausted(phase, index, total, step, attempt, begun.elapsed()).await);
+                    }
+                    self.reporter.event(Event::LockRetry {
+                        description: step.description.clone(),
+                        attempt,
+                        waited: begun.elapsed(),
+                        next_delay: delay,
+                    });
+                    tokio::time::sleep(delay).await;
+                }
+                Err(StepFailure::Db { source, statement }) => {
+                    return Err(Error::Database {
+                        context: format!(
+                            "{phase} step {}/{total} ({}) failed on `{}`",
+                            index + 1,
+                            step.description,
+                            abbreviate(&statement)
+                        ),
+                        help: format!(
+                            "steps 1 to {index} of {phase} are done and recorded; fix the cause and run the same command again to continue{}",
+                            if phase == Phase::Start { ", or `tandem rollback` to undo them" } else { "" }
+                        ),
+                        source,
+                    })
+                }
+                Err(StepFailure::Other(e)) => return Err(e),
+            }
+        }
+    }
+
+    async fn try_in_transaction(&mut self, step: &Step, done_after: usize) -> Result<(), StepFailure> {
+        let schema = self.schema.to_string();
+        let migration = self.migration.to_string();
+        let timeout_ms = self.settings.lock_timeout.as_millis();
+        let tx = self.client.transaction().await.map_err(|source| StepFailure::Db {
+            source,
+            statement: "BEGIN".into(),
+        })?;
+        let set = format!("SET LOCAL lock_timeout = {timeout_ms}");
+        tx.batch_execute(&set)
+            .await
+            .map_err(|source| StepFailure::Db { source, statement: set })?;
+        for statement in statements_of(&tx, step).await? {
+            tx.batch_execute(&statement)
+                .await
+                .map_err(|source| StepFailure::Db { source, statement })?;
+        }
+        state::set_steps_done(&tx, &schema, &migration, done_after as i32).await?;
+        tx.commit().await.map_err(|source| StepFailure::Db {
+            source,
+            statement: "COMMIT".into(),
+        })?;
+        Ok(())
+    }
+
+    /// CREATE/DROP INDEX CONCURRENTLY cannot run in a transaction. They take SHARE UPDATE
+    /// EXCLUSIVE, which blocks neither reads nor writes, and they wait for older transactions
+    /// to end; so they run without lock_timeout (a timeout would only leave invalid indexes
+    /// behind). Such steps are written to be safe to run again.
+    async fn try_outside_transaction(&mut self, step: &Step, done_after: usize) -> Result<(), StepFailure> {
+        for statement in statements_of(&*self.client, step).await? {
+            self.client
+                .batch_execute(&statement)
+                .await
+                .map_err(|source| StepFailure::Db { source, statement })?;
+        }
+        state::set_steps_done(&*self.client, self.schema, self.migration, done_after as i32).await?;
+        Ok(())
+    }
+
+    /// The lock budget ran out: say who holds the locks tandem wanted.
+    async fn budget_exhausted(&self, phase: Phase, index: usize, total: usize, step: &Step, attempts: u32, waited: Duration) -> Error {
+        let mut blockers = Vec::new();
+        for l in &step.locks {
+            if let Ok(rows) = self
+                .client
+                .query(
+                    "SELECT format('pid %s (%s, %s, transaction open for %s): %s', a.pid, l.mode, a.state, \
+                            date_trunc('second', now() - a.xact_start), left(a.query, 120)) \
+                     FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+                     WHERE l.relation = to_regclass($1) AND l.granted AND l.pid <> pg_backend_pid()",
+                    &[&l.relation],
+                )
+                .await
+            {
+                blockers.extend(rows.iter().map(|r| format!("{}: {}", l.relation, r.get::<_, String>(0))));
+            }
+        }
+        let locks = step
+            .locks
+            .iter()
+            .map(|l| format!("{} on {}", l.mode, l.relation))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Error::LockBudget {
+            message: format!(
+                "{phase} step {}/{total} ({}) could not take its locks ({}) in {attempts} attempts over {:.1}s; {}",
+                index + 1,
+                step.description,
+                if locks.is_empty() { "unknown".to_string() } else { locks },
+                waited.as_secs_f64(),
+                if blockers.is_empty() {
+                    "the sessions holding them have since let go".to_string()
+                } else {
+                    format!("held by {}", blockers.join("; "))
+                }
+            ),
+            help: format!(
+                "steps 1 to {index} of {phase} are done and recorded; end the long transactions above (or wait), then run the same command again to continue; raise --lock-retry-budget to wait longer{}",
+                if phase == Phase::Start { ", or run `tandem rollback`" } else { "" }
+            ),
+        }
+    }
+}
+
+/// A step's statements; a version schema's views are generated now, from the live catalog when
+/// the plan could not know the schema (after raw SQL).
+async fn statements_of(client: &impl GenericClient, step: &Step) -> Result<Vec<String>, StepFailure> {
+    match &step.action {
+        Action::Sql { statements } => Ok(statements.clone()),
+        Action::CreateVersionSchema(v) => {
+            let views = match &v.views {
+                Some(views) => views.clone(),
+                None => views_of(&catalog::introspect(client, &v.physical_schema).await?),
+            };
+            Ok(v.render(&views))
+        }
+    }
+}
+
+fn abbreviate(statement: &str) -> String {
+    let one_line = statement.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() > 160 {
+        format!("{}…", one_line.chars().take(160).collect::<String>())
+    } else {
+        one_line
+    }
+}
+
+/// The server's message for a failed statement, for callers that only have the error.
+pub fn describe(e: &tokio_postgres::Error) -> String {
+    db_message(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        for attempt in 1..30 {
+            let d = backoff(attempt).as_millis() as u64;
+            let full = (100u64 << (attempt - 1).min(16)).min(5_000);
+            assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d} not in [{}, {full}]", full / 2);
+        }
+    }
+}
