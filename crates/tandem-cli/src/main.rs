@@ -1,1 +1,41 @@
-fn main() {}
+//! `tandem`: zero-downtime PostgreSQL schema changes.
+
+mod cli;
+mod commands;
+mod demo;
+mod diagnostics;
+mod duration;
+mod printer;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    // The linter is synchronous and needs no database.
+    #[cfg(feature = "lint")]
+    match &cli.command {
+        cli::Command::Lint(args) => return exit(tandem_lint::cli::run_lint(args)),
+        cli::Command::Convert(args) => return exit(tandem_lint::cli::run_convert(args)),
+        _ => {}
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(code) => code,
+        Err(report) => {
+            eprintln!("{report:?}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+#[cfg(feature = "lint")]
+fn exit(code: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(code).unwrap_or(2))
+}

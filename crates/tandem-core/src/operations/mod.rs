@@ -29,12 +29,16 @@ pub use rename_table::RenameTable;
 
 use crate::plan::OperationSteps;
 use crate::schema::Schema;
-use serde::{Deserialize, Serialize};
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeSet;
 
 /// One operation of a migration file, in pgroll's format (`- create_table: {...}`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+///
+/// Deserialized by hand from a one-key map: YAML deserializers read externally tagged enums
+/// from `!tags` only, and pgroll's files use maps.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Operation {
     CreateTable(CreateTable),
     AddColumn(AddColumn),
@@ -196,4 +200,69 @@ pub(crate) fn check_identifier(what: &str, name: &str) -> Result<(), OpError> {
 /// [`check_identifier`] for the planner.
 pub(crate) fn check_identifier_pub(what: &str, name: &str) -> Result<(), OpError> {
     check_identifier(what, name)
+}
+
+/// Every operation key, for "expected one of" messages.
+pub const OPERATION_KINDS: &[&str] = &[
+    "create_table",
+    "add_column",
+    "rename_column",
+    "drop_column",
+    "rename_table",
+    "drop_table",
+    "sql",
+    "alter_column",
+    "create_index",
+    "drop_index",
+    "create_constraint",
+    "drop_constraint",
+    "drop_multicolumn_constraint",
+    "rename_constraint",
+    "set_replica_identity",
+];
+
+impl<'de> Deserialize<'de> for Operation {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct OperationVisitor;
+
+        impl<'de> Visitor<'de> for OperationVisitor {
+            type Value = Operation;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an operation: a map with one key such as `create_table`")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Operation, A::Error> {
+                let Some(key) = map.next_key::<String>()? else {
+                    return Err(de::Error::custom("empty operation: expected one key such as `create_table`"));
+                };
+                let op = match key.as_str() {
+                    "create_table" => Operation::CreateTable(map.next_value()?),
+                    "add_column" => Operation::AddColumn(map.next_value()?),
+                    "rename_column" => Operation::RenameColumn(map.next_value()?),
+                    "drop_column" => Operation::DropColumn(map.next_value()?),
+                    "rename_table" => Operation::RenameTable(map.next_value()?),
+                    "drop_table" => Operation::DropTable(map.next_value()?),
+                    "sql" => Operation::Sql(map.next_value()?),
+                    "alter_column" => Operation::AlterColumn(map.next_value()?),
+                    "create_index" => Operation::CreateIndex(map.next_value()?),
+                    "drop_index" => Operation::DropIndex(map.next_value()?),
+                    "create_constraint" => Operation::CreateConstraint(map.next_value()?),
+                    "drop_constraint" => Operation::DropConstraint(map.next_value()?),
+                    "drop_multicolumn_constraint" => Operation::DropMulticolumnConstraint(map.next_value()?),
+                    "rename_constraint" => Operation::RenameConstraint(map.next_value()?),
+                    "set_replica_identity" => Operation::SetReplicaIdentity(map.next_value()?),
+                    other => return Err(de::Error::unknown_variant(other, OPERATION_KINDS)),
+                };
+                if let Some(extra) = map.next_key::<String>()? {
+                    return Err(de::Error::custom(format!(
+                        "an operation has exactly one key, but `{key}` is followed by `{extra}`; start a new list item (`- {extra}:`)"
+                    )));
+                }
+                Ok(op)
+            }
+        }
+
+        deserializer.deserialize_map(OperationVisitor)
+    }
 }

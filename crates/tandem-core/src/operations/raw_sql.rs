@@ -28,7 +28,7 @@ impl Plannable for RawSql {
                 "SQL run at complete is never rolled back; remove `down`, or run `up` at start instead",
             ));
         }
-        let up = Step::sql("run the migration's raw SQL (up)", vec![self.up.clone()], vec![]);
+        let up = Step::sql("run the migration's raw SQL (up); it takes whatever locks its statements take", vec![self.up.clone()], vec![]);
         let mut steps = OperationSteps::default();
         if self.on_complete {
             steps.complete.push(up);

@@ -1,0 +1,105 @@
+//! Command-line arguments.
+
+use crate::duration::parse_duration;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tandem",
+    version,
+    about = "Zero-downtime PostgreSQL schema changes: expand, run old and new versions side by side, contract.",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// Database URL (postgres://user:password@host:port/db?sslmode=...). Without it, the libpq
+    /// variables PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE and PGSSLMODE are used.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub url: Option<String>,
+    /// The schema whose tables the migrations change.
+    #[arg(long, default_value = "public", global = true)]
+    pub schema: String,
+    /// How long one DDL statement may wait for its lock (e.g. 500ms, 2s); also the longest
+    /// other sessions queue behind it.
+    #[arg(long, default_value = "500ms", value_parser = parse_duration, global = true)]
+    pub lock_timeout: Duration,
+    /// How long tandem keeps retrying a step whose lock it cannot get before it gives up.
+    #[arg(long, default_value = "60s", value_parser = parse_duration, global = true)]
+    pub lock_retry_budget: Duration,
+    /// How long to wait for another tandem running on the same database.
+    #[arg(long, default_value = "60s", value_parser = parse_duration, global = true)]
+    pub wait_for_runner: Duration,
+    /// Print nothing but results and errors.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create tandem's state schema (every command does it when missing).
+    Init,
+    /// Expand: run a migration's start phase, creating its version schema.
+    Start {
+        /// The migration file (YAML or JSON).
+        file: PathBuf,
+        /// Complete the migration right after starting it.
+        #[arg(long)]
+        complete: bool,
+    },
+    /// Contract: complete the migration in progress (drops the previous version schema).
+    Complete,
+    /// Undo the start of the migration in progress (drops the new version schema).
+    Rollback,
+    /// Apply, in file-name order, every migration in DIR not applied yet.
+    Migrate {
+        dir: PathBuf,
+        /// Complete the last migration too (the others are always completed).
+        #[arg(long)]
+        complete: bool,
+    },
+    /// Show the latest migration and the version schema clients should use.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// List every migration applied to the schema.
+    History {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Parse a migration and check it against the live schema; changes nothing.
+    Validate { file: PathBuf },
+    /// Print every step start, complete and rollback would run, with its locks; changes nothing.
+    Plan {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a demo migration on a throwaway PostgreSQL while an old and a new application write.
+    Demo(DemoArgs),
+    #[cfg(feature = "lint")]
+    /// Lint SQL migrations for statements that would block or break production.
+    Lint(tandem_lint::cli::LintArgs),
+    #[cfg(feature = "lint")]
+    /// Turn a SQL migration into a tandem migration that does the same change safely.
+    Convert(tandem_lint::cli::ConvertArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DemoArgs {
+    /// Rows in the sample table.
+    #[arg(long, default_value_t = 100_000)]
+    pub rows: i64,
+    /// How long each phase with writers runs.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub phase_time: Duration,
+}
