@@ -94,13 +94,10 @@ impl Engine {
         &self.client
     }
 
+    /// Takes the runner lock. The state schema is created later, only by commands that get as
+    /// far as changing something: an invalid migration leaves the database untouched.
     async fn lock(&mut self) -> Result<()> {
-        runner_lock::acquire(&self.client, self.settings.wait_for_runner, self.reporter.as_ref()).await?;
-        if let Err(e) = state::ensure(&self.client).await {
-            let _ = runner_lock::release(&self.client).await;
-            return Err(e);
-        }
-        Ok(())
+        runner_lock::acquire(&self.client, self.settings.wait_for_runner, self.reporter.as_ref()).await
     }
 
     async fn unlock<T>(&mut self, result: Result<T>) -> Result<T> {
@@ -113,7 +110,8 @@ impl Engine {
     /// `tandem init`: creates the state schema.
     pub async fn init(&mut self) -> Result<()> {
         self.lock().await?;
-        self.unlock(Ok(())).await
+        let result = state::ensure(&self.client).await;
+        self.unlock(result).await
     }
 
     /// Plans `migration` against the live schema: the whole validation, changing nothing.
@@ -183,7 +181,9 @@ impl Engine {
     async fn start_locked(&mut self, migration: &Migration) -> Result<StartOutcome> {
         let schema = self.settings.schema.clone();
         let checksum = migration.checksum();
-        if let Some(active) = state::active(&self.client, &schema).await? {
+        let has_state = state::exists(&self.client).await?;
+        let active = if has_state { state::active(&self.client, &schema).await? } else { None };
+        if let Some(active) = active {
             if active.name != migration.name {
                 return Err(Error::usage(
                     format!("migration `{}` is in progress on schema `{schema}`", active.name),
@@ -213,7 +213,8 @@ impl Engine {
                 )),
             };
         }
-        if let Some(done) = state::find(&self.client, &schema, &migration.name).await? {
+        let done = if has_state { state::find(&self.client, &schema, &migration.name).await? } else { None };
+        if let Some(done) = done {
             if done.status == "complete" {
                 return Err(Error::usage(
                     format!("migration `{}` is already complete on schema `{schema}`", migration.name),
@@ -229,6 +230,7 @@ impl Engine {
                 "set another `version_schema:` in the migration file, or drop that schema if it is a leftover",
             ));
         }
+        state::ensure(&self.client).await?;
         let parent = state::latest(&self.client, &schema).await?.map(|r| r.name);
         let to_json = |v: serde_json::Result<serde_json::Value>| {
             v.map_err(|e| Error::usage(format!("cannot record the migration: {e}"), "this is a bug in tandem"))
@@ -269,6 +271,7 @@ impl Engine {
 
     async fn finish(&mut self, phase: Phase) -> Result<String> {
         let schema = self.settings.schema.clone();
+        state::ensure(&self.client).await?;
         let Some(active) = state::active(&self.client, &schema).await? else {
             return Err(Error::usage(
                 format!("no migration is in progress on schema `{schema}`"),

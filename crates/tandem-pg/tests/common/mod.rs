@@ -1,0 +1,271 @@
+//! Test harness: a database per test on the test binary's own throwaway cluster, clients per
+//! version, schema snapshots, and a runner that takes every two-version case to complete and
+//! to rollback (in the style of Reshape's tests).
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tandem_core::quote::ident;
+use tandem_core::Migration;
+use tandem_pg::{ConnectOptions, Engine, LockSettings, Settings, Silent};
+use tokio_postgres::{Client, NoTls};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+#[derive(Clone)]
+pub struct Db {
+    pub url: String,
+    pub name: String,
+}
+
+pub async fn connect(url: &str) -> Client {
+    let (client, conn) = tokio_postgres::connect(url, NoTls).await.expect("connect to the test cluster");
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    client
+}
+
+/// A new empty database on this test binary's cluster.
+pub async fn fresh_db() -> Db {
+    let cluster = tokio::task::spawn_blocking(|| tandem_ephemeral::shared().map(|c| c.url("postgres")))
+        .await
+        .expect("join")
+        .expect("start the throwaway PostgreSQL cluster");
+    let name = format!("t_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
+    let admin = connect(&cluster).await;
+    admin
+        .batch_execute(&format!("CREATE DATABASE {}", ident(&name)))
+        .await
+        .expect("create test database");
+    let url = cluster.rsplit_once('/').map(|(base, _)| format!("{base}/{name}")).expect("url");
+    Db { url, name }
+}
+
+pub fn settings() -> Settings {
+    Settings {
+        schema: "public".into(),
+        locks: LockSettings {
+            lock_timeout: Duration::from_millis(200),
+            retry_budget: Duration::from_secs(30),
+        },
+        wait_for_runner: Duration::from_secs(30),
+    }
+}
+
+pub fn migration(name: &str, yaml: &str) -> Migration {
+    Migration::parse(name, &format!("{name}.yaml"), yaml, false).expect("test migration parses")
+}
+
+impl Db {
+    pub async fn client(&self) -> Client {
+        connect(&self.url).await
+    }
+
+    /// A client whose search_path is `path` (a version schema), as an application would set it.
+    pub async fn client_on(&self, path: &str) -> Client {
+        let c = self.client().await;
+        c.batch_execute(&format!("SET search_path TO {}", ident(path))).await.expect("set search_path");
+        c
+    }
+
+    pub async fn engine(&self) -> Engine {
+        self.engine_with(settings()).await
+    }
+
+    pub async fn engine_with(&self, settings: Settings) -> Engine {
+        Engine::connect(&ConnectOptions { url: Some(self.url.clone()) }, settings, Arc::new(Silent))
+            .await
+            .expect("engine connects")
+    }
+
+    pub async fn execute(&self, sql: &str) {
+        self.client().await.batch_execute(sql).await.unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+    }
+
+    pub async fn scalar_i64(&self, sql: &str) -> i64 {
+        self.client().await.query_one(sql, &[]).await.unwrap_or_else(|e| panic!("{sql}: {e:?}")).get(0)
+    }
+
+    /// Start and complete a migration.
+    pub async fn apply(&self, name: &str, yaml: &str) {
+        let mut e = self.engine().await;
+        e.start(&migration(name, yaml)).await.unwrap_or_else(|err| panic!("start {name}: {err}"));
+        e.complete().await.unwrap_or_else(|err| panic!("complete {name}: {err}"));
+    }
+
+    /// The user-visible schemas (not the system's).
+    pub async fn schemas(&self) -> Vec<String> {
+        self.client()
+            .await
+            .query(
+                "SELECT nspname::text FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' ORDER BY 1",
+                &[],
+            )
+            .await
+            .expect("list schemas")
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    }
+
+    /// Everything about schema `public` that a migration could change, minus statistics:
+    /// tables, columns, types, defaults, constraints, indexes, comments, functions, triggers.
+    pub async fn snapshot(&self) -> serde_json::Value {
+        let c = self.client().await;
+        let mut schema = tandem_pg::catalog::introspect(&c, "public").await.expect("introspect");
+        for t in &mut schema.tables {
+            t.estimated_rows = 0;
+        }
+        let extra: serde_json::Value = c
+            .query_one(
+                "SELECT json_build_object(
+                   'constraints', (SELECT coalesce(json_agg(pg_get_constraintdef(oid) || ' ' || conname ORDER BY conname), '[]') FROM pg_constraint WHERE connamespace = 'public'::regnamespace),
+                   'indexes', (SELECT coalesce(json_agg(indexdef ORDER BY indexname), '[]') FROM pg_indexes WHERE schemaname = 'public'),
+                   'functions', (SELECT coalesce(json_agg(proname ORDER BY proname), '[]') FROM pg_proc WHERE pronamespace = 'public'::regnamespace),
+                   'triggers', (SELECT coalesce(json_agg(tgname ORDER BY tgname), '[]') FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid WHERE c.relnamespace = 'public'::regnamespace AND NOT tgisinternal))",
+                &[],
+            )
+            .await
+            .expect("snapshot")
+            .get(0);
+        serde_json::json!({ "schema": schema, "extra": extra })
+    }
+}
+
+/// The clients of one two-version case.
+#[derive(Clone)]
+pub struct Versions {
+    pub db: Db,
+    /// Writes through the previous version schema.
+    pub old: Arc<Client>,
+    /// Writes through the new version schema.
+    pub new: Arc<Client>,
+    pub old_schema: String,
+    pub new_schema: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Ending {
+    Complete,
+    Rollback,
+}
+
+/// Runs a two-version case twice: to complete and to rollback, each on a fresh database.
+///
+/// `baseline` is applied (start + complete) first, so old clients use its version schema
+/// `public_<baseline name>`; `seed` SQL then fills the tables. Between start and the ending,
+/// `during` uses both clients; after the ending, `after` checks the result.
+pub async fn two_versions<D, DF, A, AF>(baseline: &str, seed: &str, migration_yaml: &str, during: D, after: A)
+where
+    D: Fn(Versions) -> DF,
+    DF: Future<Output = ()>,
+    A: Fn(Versions, Ending) -> AF,
+    AF: Future<Output = ()>,
+{
+    for ending in [Ending::Complete, Ending::Rollback] {
+        let db = fresh_db().await;
+        db.apply("01_baseline", baseline).await;
+        if !seed.is_empty() {
+            db.execute(seed).await;
+        }
+        let before = db.snapshot().await;
+        let rows_before = db.snapshot_rows().await;
+        let mut engine = db.engine().await;
+        engine
+            .start(&migration("02_change", migration_yaml))
+            .await
+            .unwrap_or_else(|e| panic!("start: {e} ({})", e.help()));
+        let versions = Versions {
+            old: Arc::new(db.client_on("public_01_baseline").await),
+            new: Arc::new(db.client_on("public_02_change").await),
+            old_schema: "public_01_baseline".into(),
+            new_schema: "public_02_change".into(),
+            db: db.clone(),
+        };
+        during(versions.clone()).await;
+        let rows_during = db.snapshot_rows().await;
+        match ending {
+            Ending::Complete => {
+                engine.complete().await.unwrap_or_else(|e| panic!("complete: {e} ({})", e.help()));
+                assert_eq!(
+                    db.schemas().await,
+                    vec!["public", "public_02_change", "tandem"],
+                    "after complete only the new version schema is left beside public and tandem's state"
+                );
+                let snap = db.snapshot().await;
+                assert_eq!(snap["extra"]["functions"], serde_json::json!([]), "no functions left behind");
+                assert_eq!(snap["extra"]["triggers"], serde_json::json!([]), "no triggers left behind");
+            }
+            Ending::Rollback => {
+                engine.rollback().await.unwrap_or_else(|e| panic!("rollback: {e} ({})", e.help()));
+                assert_eq!(db.schemas().await, vec!["public", "public_01_baseline", "tandem"]);
+                assert_eq!(db.snapshot().await, before, "rollback leaves the schema exactly as before");
+                let rows_after = db.snapshot_rows().await;
+                let kept = db.project_onto_current_tables(&rows_during).await;
+                assert_eq!(rows_after, kept, "rollback keeps every row and value written meanwhile by either version");
+                assert!(rows_after.len() >= rows_before.len());
+            }
+        }
+        after(versions, ending).await;
+    }
+}
+
+impl Db {
+    /// `rows` (from [`Db::snapshot_rows`]) limited to the tables and columns that exist now:
+    /// what must survive a rollback.
+    pub async fn project_onto_current_tables(&self, rows: &[serde_json::Value]) -> Vec<serde_json::Value> {
+        let c = self.client().await;
+        let mut columns: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for r in c
+            .query("SELECT table_name::text, column_name::text FROM information_schema.columns WHERE table_schema = 'public'", &[])
+            .await
+            .expect("columns")
+        {
+            columns.entry(r.get(0)).or_default().push(r.get(1));
+        }
+        let mut out: Vec<serde_json::Value> = rows
+            .iter()
+            .filter_map(|row| {
+                let table = row.get("_table")?.as_str()?;
+                let cols = columns.get(table)?;
+                let mut o = serde_json::Map::new();
+                for k in cols {
+                    o.insert(k.clone(), row.get(k).cloned().unwrap_or(serde_json::Value::Null));
+                }
+                o.insert("_table".into(), serde_json::Value::String(table.into()));
+                Some(serde_json::Value::Object(o))
+            })
+            .collect();
+        out.sort_by_key(|v| v.to_string());
+        out
+    }
+
+    /// Every row of every table of `public` (physical names), as JSON, in a stable order.
+    pub async fn snapshot_rows(&self) -> Vec<serde_json::Value> {
+        let c = self.client().await;
+        let tables: Vec<String> = c
+            .query("SELECT relname::text FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r' ORDER BY 1", &[])
+            .await
+            .expect("tables")
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let mut out = Vec::new();
+        for t in tables {
+            let sql = format!(
+                "SELECT to_jsonb(x) || jsonb_build_object('_table', {}) FROM public.{} x ORDER BY to_jsonb(x)::text",
+                tandem_core::quote::literal(&t),
+                ident(&t)
+            );
+            for r in c.query(sql.as_str(), &[]).await.expect("rows") {
+                let v: serde_json::Value = r.get(0);
+                out.push(v);
+            }
+        }
+        out.sort_by_key(|v| v.to_string());
+        out
+    }
+}
