@@ -62,7 +62,7 @@ async fn holder(client: &Client) -> Option<String> {
                     date_trunc('second', a.backend_start)) \
              FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
              WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
-               AND l.classid = ($1 >> 32)::oid AND l.objid = ($1 & 4294967295)::oid AND l.objsubid = 1 LIMIT 1",
+               AND l.classid = ($1::bigint >> 32)::oid AND l.objid = ($1::bigint & 4294967295)::oid AND l.objsubid = 1 LIMIT 1",
             &[&RUNNER_LOCK_KEY],
         )
         .await
