@@ -11,6 +11,9 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Messages are not re-wrapped: terminals wrap long lines themselves, and logs and tests
+    // can then search them.
+    let _ = miette::set_hook(Box::new(|_| Box::new(miette::MietteHandlerOpts::new().wrap_lines(false).build())));
     let cli = cli::Cli::parse();
     // The linter is synchronous and needs no database.
     #[cfg(feature = "lint")]

@@ -1,0 +1,155 @@
+//! The tandem process killed (SIGKILL) between steps of start and of complete, then run
+//! again, ends in the same state as an uninterrupted run.
+
+#[path = "../../tandem-pg/tests/common/mod.rs"]
+mod common;
+
+use common::{fresh_db, Db};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BASE: &str = "operations:\n  - create_table:\n      name: users\n      columns:\n        - {name: id, type: serial, pk: true}\n        - {name: name, type: text}\n";
+const CHANGE: &str = r#"operations:
+  - create_table:
+      name: notes
+      columns:
+        - {name: id, type: serial, pk: true}
+        - {name: body, type: text}
+  - add_column:
+      table: users
+      column: {name: active, type: boolean, default: "true"}
+  - rename_column: {table: users, from: name, to: full_name}
+"#;
+
+fn files() -> (tempdir::Dir, PathBuf, PathBuf) {
+    let dir = tempdir::Dir::new();
+    let base = dir.path().join("01_base.yaml");
+    let change = dir.path().join("02_change.yaml");
+    std::fs::write(&base, BASE).unwrap();
+    std::fs::write(&change, CHANGE).unwrap();
+    (dir, base, change)
+}
+
+mod tempdir {
+    use std::path::{Path, PathBuf};
+    pub struct Dir(PathBuf);
+    impl Dir {
+        pub fn new() -> Dir {
+            let p = std::env::temp_dir().join(format!("tandem-test-{}-{}", std::process::id(), super::unique()));
+            std::fs::create_dir_all(&p).unwrap();
+            Dir(p)
+        }
+        pub fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::SeqCst)
+}
+
+fn tandem(db: &Db, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tandem"));
+    c.arg("--url").arg(&db.url).args(["--lock-timeout", "100ms", "--lock-retry-budget", "120s"]).args(args);
+    c.stdout(Stdio::null()).stderr(Stdio::piped());
+    c
+}
+
+fn run_ok(db: &Db, args: &[&str]) {
+    let out = tandem(db, args).output().unwrap();
+    assert!(out.status.success(), "tandem {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Waits until the state records `phase` with `done` steps, i.e. tandem is stuck on the next step.
+async fn wait_for_progress(db: &Db, phase: &str, done: i32) {
+    let c = db.client().await;
+    let began = Instant::now();
+    loop {
+        let row = c
+            .query_opt("SELECT phase, steps_done FROM tandem.migrations WHERE name = '02_change'", &[])
+            .await
+            .ok()
+            .flatten();
+        if let Some(r) = row {
+            if r.get::<_, String>(0) == phase && r.get::<_, i32>(1) == done {
+                return;
+            }
+        }
+        assert!(began.elapsed() < Duration::from_secs(30), "tandem never reached {phase} step {done}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Runs `args` while a lock on users blocks the step after `done`, and SIGKILLs tandem there.
+async fn kill_at(db: &Db, args: &[&str], phase: &str, done: i32) {
+    let mut holder = db.client().await;
+    let tx = holder.transaction().await.unwrap();
+    tx.batch_execute("LOCK TABLE public.users IN ACCESS SHARE MODE").await.unwrap();
+    let mut child: Child = tandem(db, args).spawn().unwrap();
+    wait_for_progress(db, phase, done).await;
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    tx.commit().await.unwrap();
+}
+
+async fn end_state(db: &Db) -> serde_json::Value {
+    let c = db.client().await;
+    let history: serde_json::Value = c
+        .query_one("SELECT json_agg(json_build_object('name', name, 'status', status, 'phase', phase) ORDER BY name) FROM tandem.migrations", &[])
+        .await
+        .unwrap()
+        .get(0);
+    serde_json::json!({
+        "schema": db.snapshot().await,
+        "schemas": db.schemas().await,
+        "history": history,
+        "views": c.query_one("SELECT json_agg(table_schema || '.' || table_name ORDER BY 1) FROM information_schema.views WHERE table_schema LIKE 'public_%'", &[]).await.unwrap().get::<_, serde_json::Value>(0),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_between_steps_then_rerun_ends_like_an_uninterrupted_run() {
+    let (_dir, base, change) = files();
+
+    let reference = fresh_db().await;
+    run_ok(&reference, &["start", path(&base), "--complete"]);
+    run_ok(&reference, &["start", path(&change)]);
+    run_ok(&reference, &["complete"]);
+    let expected = end_state(&reference).await;
+
+    let db = fresh_db().await;
+    run_ok(&db, &["start", path(&base), "--complete"]);
+    // start: step 1 (create notes) done, step 2 (add column to users) waiting for its lock.
+    kill_at(&db, &["start", path(&change)], "start", 1).await;
+    assert_eq!(db.scalar_i64("SELECT count(*) FROM pg_tables WHERE tablename = 'notes'").await, 1, "step 1 committed");
+    run_ok(&db, &["start", path(&change)]);
+    // complete: step 1 (drop the previous version schema) done, step 2 (rename) waiting.
+    kill_at(&db, &["complete"], "complete", 1).await;
+    run_ok(&db, &["complete"]);
+    assert_eq!(end_state(&db).await, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_during_start_then_rolled_back_leaves_the_schema_as_before() {
+    let (_dir, base, change) = files();
+    let db = fresh_db().await;
+    run_ok(&db, &["start", path(&base), "--complete"]);
+    let before = db.snapshot().await;
+    kill_at(&db, &["start", path(&change)], "start", 1).await;
+    run_ok(&db, &["rollback"]);
+    assert_eq!(db.snapshot().await, before);
+    assert_eq!(db.schemas().await, ["public", "public_01_base", "tandem"]);
+}
