@@ -50,7 +50,8 @@ fn location(line: Option<usize>, column: Option<usize>) -> String {
     }
 }
 
-const FORMAT_HELP: &str = "a migration file is YAML or JSON with `operations: [...]` and an optional \
+const FORMAT_HELP: &str =
+    "a migration file is YAML or JSON with `operations: [...]` and an optional \
 `version_schema`; see docs/operations.md for every operation and its fields";
 
 impl Migration {
@@ -74,7 +75,12 @@ impl Migration {
     }
 
     /// Parses migration text. `file` only names the source in errors.
-    pub fn parse(name: &str, file: &str, text: &str, is_json: bool) -> Result<Migration, ParseError> {
+    pub fn parse(
+        name: &str,
+        file: &str,
+        text: &str,
+        is_json: bool,
+    ) -> Result<Migration, ParseError> {
         let error = |line: Option<usize>, column: Option<usize>, message: String| ParseError {
             file: file.to_string(),
             line,
@@ -86,8 +92,13 @@ impl Migration {
             return Err(error(None, None, "the migration file has no name".into()));
         }
         let parsed: MigrationFile = if is_json {
-            serde_json::from_str(text)
-                .map_err(|e| error(Some(e.line()), Some(e.column()), strip_location(&e.to_string())))?
+            serde_json::from_str(text).map_err(|e| {
+                error(
+                    Some(e.line()),
+                    Some(e.column()),
+                    strip_location(&e.to_string()),
+                )
+            })?
         } else {
             serde_norway::from_str(text).map_err(|e| {
                 let loc = e.location();
@@ -151,7 +162,12 @@ fn operation_lines(text: &str, operations: &[Operation]) -> Vec<usize> {
     for op in operations {
         let key = op.kind();
         let found = all.iter().enumerate().skip(from_line).find(|(_, l)| {
-            let t = l.trim_start().trim_start_matches('-').trim_start().trim_start_matches('{').trim_start();
+            let t = l
+                .trim_start()
+                .trim_start_matches('-')
+                .trim_start()
+                .trim_start_matches('{')
+                .trim_start();
             t.starts_with(&format!("{key}:")) || t.starts_with(&format!("\"{key}\""))
         });
         match found {

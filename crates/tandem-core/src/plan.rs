@@ -67,7 +67,11 @@ pub struct Step {
 }
 
 impl Step {
-    pub fn sql(description: impl Into<String>, statements: Vec<String>, locks: Vec<TableLock>) -> Step {
+    pub fn sql(
+        description: impl Into<String>,
+        statements: Vec<String>,
+        locks: Vec<TableLock>,
+    ) -> Step {
         Step {
             description: description.into(),
             action: Action::Sql { statements },

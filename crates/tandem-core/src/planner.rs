@@ -75,24 +75,33 @@ pub fn plan_migration(
     let mut complete = Vec::new();
     let mut rollbacks = Vec::new();
     for (i, op) in migration.operations.iter().enumerate() {
-        let steps = op.planner().plan(ctx, &mut logical).map_err(|e| PlanError {
-            file: migration.file.clone(),
-            line: migration.line_of(i),
-            operation: Some((i, op.kind().to_string())),
-            message: e.message,
-            help: e.help,
-        })?;
+        let steps = op
+            .planner()
+            .plan(ctx, &mut logical)
+            .map_err(|e| PlanError {
+                file: migration.file.clone(),
+                line: migration.line_of(i),
+                operation: Some((i, op.kind().to_string())),
+                message: e.message,
+                help: e.help,
+            })?;
         start.extend(steps.start);
         let reached = start.len();
         complete.extend(steps.complete);
         // A rollback step of an operation runs only if the operation's start steps ran: raw SQL
         // `down` is not idempotent, and the others are guarded by IF EXISTS anyway.
-        rollbacks.push(steps.rollback.into_iter().map(|mut s| {
-            if op.is_isolated() {
-                s.needs_start_steps = Some(reached);
-            }
-            s
-        }).collect::<Vec<_>>());
+        rollbacks.push(
+            steps
+                .rollback
+                .into_iter()
+                .map(|mut s| {
+                    if op.is_isolated() {
+                        s.needs_start_steps = Some(reached);
+                    }
+                    s
+                })
+                .collect::<Vec<_>>(),
+        );
     }
 
     let raw_sql_at_start = migration.operations.iter().any(Operation::is_isolated);
@@ -140,7 +149,10 @@ pub fn plan_migration(
 
     let mut rollback = vec![Step::sql(
         format!("drop the new version schema {version_schema}"),
-        vec![format!("DROP SCHEMA IF EXISTS {} CASCADE", ident(&version_schema))],
+        vec![format!(
+            "DROP SCHEMA IF EXISTS {} CASCADE",
+            ident(&version_schema)
+        )],
         vec![],
     )];
     rollback.extend(rollbacks.into_iter().rev().flatten());

@@ -85,14 +85,21 @@ impl Schema {
 
     /// Whether any relation name is taken, logically or physically.
     pub fn name_taken(&self, name: &str) -> bool {
-        self.tables.iter().any(|t| t.name == name || t.physical == name)
-            || self.tables.iter().any(|t| t.indexes.iter().any(|i| i.name == name))
+        self.tables
+            .iter()
+            .any(|t| t.name == name || t.physical == name)
+            || self
+                .tables
+                .iter()
+                .any(|t| t.indexes.iter().any(|i| i.name == name))
     }
 
     /// Every index and constraint name in the schema (they share one namespace per schema for
     /// indexes; constraints are per table but tandem keeps them unique to avoid surprises).
     pub fn index_exists(&self, name: &str) -> bool {
-        self.tables.iter().any(|t| t.indexes.iter().any(|i| i.name == name))
+        self.tables
+            .iter()
+            .any(|t| t.indexes.iter().any(|i| i.name == name))
     }
 }
 
@@ -111,7 +118,9 @@ impl Table {
 
     /// Whether a physical column of that name exists (a logical rename does not free the name).
     pub fn physical_column_taken(&self, name: &str) -> bool {
-        self.columns.iter().any(|c| c.physical == name || c.name == name)
+        self.columns
+            .iter()
+            .any(|c| c.physical == name || c.name == name)
     }
 
     /// The logical names of all columns, for "did you mean" style messages.

@@ -347,10 +347,13 @@ impl Cluster {
         *stopped = true;
         if self.data_dir.join("postmaster.pid").exists() {
             let mut cmd = self.pg_command("pg_ctl");
-            cmd.arg("stop")
-                .arg("-D")
-                .arg(&self.data_dir)
-                .args(["-m", "immediate", "-w", "-t", PG_CTL_TIMEOUT_SECS]);
+            cmd.arg("stop").arg("-D").arg(&self.data_dir).args([
+                "-m",
+                "immediate",
+                "-w",
+                "-t",
+                PG_CTL_TIMEOUT_SECS,
+            ]);
             let _ = cmd.output();
         }
         let _ = std::fs::remove_dir_all(&self.temp_dir);
@@ -415,8 +418,9 @@ impl Cluster {
     /// Starts the server, picking a new port when the probed one got taken
     /// in the meantime (another test binary may probe at the same moment).
     fn start_server(&mut self, settings: &[(String, String)]) -> Result<(), Error> {
-        let mut last_error = None;
-        for attempt in 1..=START_ATTEMPTS {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
             self.port = free_port()?;
             self.server_options = server_options(self.port, &self.temp_dir, settings);
             let mut cmd = self.pg_command("pg_ctl");
@@ -437,21 +441,16 @@ impl Cluster {
             let port_clash = tail.contains("could not bind")
                 || tail.contains("Address already in use")
                 || tail.contains("could not create any TCP/IP sockets");
-            last_error = Some(Error::StartFailed {
-                port: self.port,
-                attempts: attempt,
-                log: self.log_file.clone(),
-                pg_ctl_output: output_text(&output),
-                log_tail: tail,
-            });
-            if !port_clash {
-                break;
+            if !port_clash || attempt >= START_ATTEMPTS {
+                return Err(Error::StartFailed {
+                    port: self.port,
+                    attempts: attempt,
+                    log: self.log_file.clone(),
+                    pg_ctl_output: output_text(&output),
+                    log_tail: tail,
+                });
             }
         }
-        Err(last_error.unwrap_or_else(|| Error::Version {
-            what: "pg_ctl".into(),
-            detail: "no start attempt was made".into(),
-        }))
     }
 
     /// Spawns the detached watchdog shell that cleans up after this process
@@ -857,7 +856,9 @@ fn command_failed(cmd: &Command, output: &Output) -> Error {
 }
 
 fn output_text(output: &Output) -> String {
-    let mut text = String::from_utf8_lossy(&output.stdout).trim_end().to_string();
+    let mut text = String::from_utf8_lossy(&output.stdout)
+        .trim_end()
+        .to_string();
     let stderr = String::from_utf8_lossy(&output.stderr);
     if !stderr.trim().is_empty() {
         if !text.is_empty() {

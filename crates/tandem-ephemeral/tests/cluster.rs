@@ -124,7 +124,10 @@ fn settings_are_passed_through_the_shell_intact() {
     let cluster = Cluster::start_with(ClusterOptions {
         bin_dir: None,
         settings: vec![
-            ("application_name".into(), "it's a \"test\" $HOME `x`".into()),
+            (
+                "application_name".into(),
+                "it's a \"test\" $HOME `x`".into(),
+            ),
             ("work_mem".into(), "8MB".into()),
         ],
     })
@@ -188,7 +191,7 @@ fn shared_cluster_is_started_once() {
 #[test]
 fn honours_tandem_pg_bin() {
     let found = tandem_ephemeral::find_bin_dir().unwrap_or_else(|e| panic!("{e}"));
-    let cluster = Cluster::start().unwrap_or_else(|e| panic!("{e}"));
+    let cluster = shared().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(cluster.bin_dir(), found);
     if let Some(dir) = std::env::var_os("TANDEM_PG_BIN").filter(|v| !v.is_empty()) {
         assert_eq!(cluster.bin_dir(), Path::new(&dir));
@@ -226,28 +229,40 @@ fn watchdog_child() {
 fn watchdog_cleans_up_after_sigkill() {
     let exe = std::env::current_exe().unwrap_or_else(|e| panic!("{e}"));
     let mut child = Command::new(exe)
-        .args(["--exact", "watchdog_child", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "watchdog_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap_or_else(|e| panic!("{e}"));
     let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-    let mut announced = None;
-    for line in BufReader::new(stdout).lines() {
-        let line = line.unwrap_or_else(|e| panic!("{e}"));
-        if let Some(rest) = line.strip_prefix("CLUSTER ") {
-            let (port, dir) = rest.split_once(' ').unwrap_or_else(|| panic!("{line}"));
-            announced = Some((
-                port.parse::<u16>().unwrap_or_else(|e| panic!("{e}")),
-                PathBuf::from(dir),
-            ));
-            break;
+    // Read on a thread so a hung child fails the test instead of hanging it.
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            // libtest prints "test watchdog_child ... " before our output.
+            if let Some(at) = line.find("CLUSTER ") {
+                let _ = sender.send(line[at + "CLUSTER ".len()..].to_string());
+                return;
+            }
         }
-    }
+    });
+    let announced = receiver
+        .recv_timeout(Duration::from_secs(90))
+        .ok()
+        .and_then(|rest| {
+            let (port, dir) = rest.split_once(' ')?;
+            Some((port.parse::<u16>().ok()?, PathBuf::from(dir)))
+        });
     let (port, data_dir) = announced.unwrap_or_else(|| {
         let _ = child.kill();
-        panic!("child exited without starting a cluster")
+        let _ = child.wait();
+        panic!("child did not announce a cluster")
     });
     assert!(data_dir.is_dir());
     assert!(accepts_tcp(port));

@@ -26,7 +26,9 @@ impl Plannable for AddColumn {
     fn plan(&self, ctx: &PlanContext, schema: &mut Schema) -> Result<OperationSteps, OpError> {
         let col = &self.column;
         check_identifier("column", &col.name)?;
-        let table = schema.table(&self.table).ok_or_else(|| no_such_table(schema, &self.table))?;
+        let table = schema
+            .table(&self.table)
+            .ok_or_else(|| no_such_table(schema, &self.table))?;
         if table.physical_column_taken(&col.name) {
             return Err(OpError::new(
                 format!("table `{}` already has a column `{}`", self.table, col.name),
@@ -56,7 +58,10 @@ impl Plannable for AddColumn {
                 ));
             }
             if let Some(d) = &col.default {
-                if ctx.volatile_defaults.contains(&default_key(&col.data_type, d)) {
+                if ctx
+                    .volatile_defaults
+                    .contains(&default_key(&col.data_type, d))
+                {
                     return Err(OpError::new(
                         format!("the default `{d}` of `{}.{}` is volatile: adding the column would rewrite the whole table under an ACCESS EXCLUSIVE lock", self.table, col.name),
                         "use a constant default, or add the column without a default and fill it with `up` (a batched backfill)",
@@ -71,9 +76,15 @@ impl Plannable for AddColumn {
             }
         }
         let mut col = col.clone();
-        let mut locks = vec![lock(&ctx.schema, &physical_table, LockMode::AccessExclusive)];
+        let mut locks = vec![lock(
+            &ctx.schema,
+            &physical_table,
+            LockMode::AccessExclusive,
+        )];
         if let Some(fk) = &mut col.references {
-            let target = schema.table(&fk.table).ok_or_else(|| no_such_table(schema, &fk.table))?;
+            let target = schema
+                .table(&fk.table)
+                .ok_or_else(|| no_such_table(schema, &fk.table))?;
             let target_col = target
                 .column(&fk.column)
                 .ok_or_else(|| super::no_such_column(target, &fk.column))?;
@@ -115,7 +126,12 @@ impl Plannable for AddColumn {
                         fk.initially_deferred
                     )?
                 ));
-                complete.push(validate_step(ctx, &physical_table, &fk.name, Some(&fk.table)));
+                complete.push(validate_step(
+                    ctx,
+                    &physical_table,
+                    &fk.name,
+                    Some(&fk.table),
+                ));
             }
             if col.unique {
                 let name = format!("{}_{}_key", physical_table, col.name);
@@ -124,10 +140,21 @@ impl Plannable for AddColumn {
                     Step::sql(
                         format!("build the unique index {name} without blocking writes"),
                         vec![
-                            format!("DROP INDEX CONCURRENTLY IF EXISTS {}", qualified(&ctx.schema, &name)),
-                            format!("CREATE UNIQUE INDEX CONCURRENTLY {} ON {q_table} ({})", ident(&name), ident(&col.name)),
+                            format!(
+                                "DROP INDEX CONCURRENTLY IF EXISTS {}",
+                                qualified(&ctx.schema, &name)
+                            ),
+                            format!(
+                                "CREATE UNIQUE INDEX CONCURRENTLY {} ON {q_table} ({})",
+                                ident(&name),
+                                ident(&col.name)
+                            ),
                         ],
-                        vec![lock(&ctx.schema, &physical_table, LockMode::ShareUpdateExclusive)],
+                        vec![lock(
+                            &ctx.schema,
+                            &physical_table,
+                            LockMode::ShareUpdateExclusive,
+                        )],
                     )
                     .non_transactional(),
                 );
@@ -138,7 +165,11 @@ impl Plannable for AddColumn {
                         ident(&name),
                         ident(&name)
                     )],
-                    vec![lock(&ctx.schema, &physical_table, LockMode::AccessExclusive)],
+                    vec![lock(
+                        &ctx.schema,
+                        &physical_table,
+                        LockMode::AccessExclusive,
+                    )],
                 ));
             }
         }
@@ -150,7 +181,9 @@ impl Plannable for AddColumn {
             ));
         }
 
-        let table = schema.table_mut(&self.table).ok_or_else(|| no_such_table_plain(&self.table))?;
+        let table = schema
+            .table_mut(&self.table)
+            .ok_or_else(|| no_such_table_plain(&self.table))?;
         table.columns.push(Column {
             name: col.name.clone(),
             physical: col.name.clone(),
@@ -161,12 +194,26 @@ impl Plannable for AddColumn {
             comment: col.comment.clone(),
         });
         for (name, kind) in [
-            (col.check.as_ref().map(|c| c.name.clone()), ConstraintKind::Check),
-            (col.references.as_ref().map(|r| r.name.clone()), ConstraintKind::ForeignKey),
-            (col.unique.then(|| format!("{}_{}_key", physical_table, col.name)), ConstraintKind::Unique),
+            (
+                col.check.as_ref().map(|c| c.name.clone()),
+                ConstraintKind::Check,
+            ),
+            (
+                col.references.as_ref().map(|r| r.name.clone()),
+                ConstraintKind::ForeignKey,
+            ),
+            (
+                col.unique
+                    .then(|| format!("{}_{}_key", physical_table, col.name)),
+                ConstraintKind::Unique,
+            ),
         ] {
             if let Some(name) = name {
-                table.constraints.push(Constraint { name, kind, columns: vec![col.name.clone()] });
+                table.constraints.push(Constraint {
+                    name,
+                    kind,
+                    columns: vec![col.name.clone()],
+                });
             }
         }
 
@@ -181,19 +228,34 @@ impl Plannable for AddColumn {
             complete,
             rollback: vec![Step::sql(
                 format!("drop the new column {}.{}", self.table, col.name),
-                vec![format!("ALTER TABLE IF EXISTS {q_table} DROP COLUMN IF EXISTS {}", ident(&col.name))],
-                vec![lock(&ctx.schema, &physical_table, LockMode::AccessExclusive)],
+                vec![format!(
+                    "ALTER TABLE IF EXISTS {q_table} DROP COLUMN IF EXISTS {}",
+                    ident(&col.name)
+                )],
+                vec![lock(
+                    &ctx.schema,
+                    &physical_table,
+                    LockMode::AccessExclusive,
+                )],
             )],
         })
     }
 }
 
 fn no_such_table_plain(table: &str) -> OpError {
-    OpError::new(format!("table `{table}` does not exist"), "check the table name")
+    OpError::new(
+        format!("table `{table}` does not exist"),
+        "check the table name",
+    )
 }
 
 /// `VALIDATE CONSTRAINT` scans the table but lets reads and writes go on.
-pub(crate) fn validate_step(ctx: &PlanContext, table: &str, constraint: &str, referenced: Option<&str>) -> Step {
+pub(crate) fn validate_step(
+    ctx: &PlanContext,
+    table: &str,
+    constraint: &str,
+    referenced: Option<&str>,
+) -> Step {
     let mut locks = vec![lock(&ctx.schema, table, LockMode::ShareUpdateExclusive)];
     if let Some(r) = referenced {
         locks.push(lock(&ctx.schema, r, LockMode::RowShare));

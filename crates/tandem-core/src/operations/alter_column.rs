@@ -26,10 +26,18 @@ pub struct AlterColumn {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nullable: Option<bool>,
     /// `Some(None)` (`default: null`) drops the default.
-    #[serde(default, deserialize_with = "present_or_null", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub default: Option<Option<String>>,
     /// `Some(None)` (`comment: null`) removes the comment.
-    #[serde(default, deserialize_with = "present_or_null", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub comment: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check: Option<CheckDef>,

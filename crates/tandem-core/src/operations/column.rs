@@ -18,7 +18,11 @@ pub struct ColumnDef {
     #[serde(default, skip_serializing_if = "is_false")]
     pub unique: bool,
     /// A SQL expression. YAML numbers and booleans are accepted and read as their text.
-    #[serde(default, deserialize_with = "sql_text", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "sql_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub default: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check: Option<CheckDef>,
@@ -169,10 +173,19 @@ impl ColumnDef {
 }
 
 /// A referential action, checked against the keywords PostgreSQL allows (it is spliced as SQL).
-pub(crate) fn referential_action(what: &str, value: &Option<String>) -> Result<Option<String>, OpError> {
+pub(crate) fn referential_action(
+    what: &str,
+    value: &Option<String>,
+) -> Result<Option<String>, OpError> {
     let Some(v) = value else { return Ok(None) };
     let upper = v.trim().to_ascii_uppercase();
-    let allowed = ["NO ACTION", "RESTRICT", "CASCADE", "SET NULL", "SET DEFAULT"];
+    let allowed = [
+        "NO ACTION",
+        "RESTRICT",
+        "CASCADE",
+        "SET NULL",
+        "SET DEFAULT",
+    ];
     if allowed.contains(&upper.as_str()) {
         Ok(Some(upper))
     } else {
@@ -208,7 +221,11 @@ pub(crate) fn references_clause(
     deferrable: bool,
     initially_deferred: bool,
 ) -> Result<String, OpError> {
-    let cols = columns.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
+    let cols = columns
+        .iter()
+        .map(|c| ident(c))
+        .collect::<Vec<_>>()
+        .join(", ");
     let mut out = format!("REFERENCES {} ({cols})", qualified(schema, table));
     if let Some(m) = match_type(match_kind)? {
         out.push_str(&format!(" MATCH {m}"));
@@ -233,7 +250,11 @@ pub(crate) fn deferrable_clause(deferrable: bool, initially_deferred: bool) -> S
 
 /// The column's definition inside CREATE TABLE or ADD COLUMN. Constraints that need care on
 /// an existing table (CHECK, REFERENCES, UNIQUE) are left to the caller when `inline` is false.
-pub(crate) fn column_definition(schema: &str, col: &ColumnDef, inline: bool) -> Result<String, OpError> {
+pub(crate) fn column_definition(
+    schema: &str,
+    col: &ColumnDef,
+    inline: bool,
+) -> Result<String, OpError> {
     let mut out = format!("{} {}", ident(&col.name), col.data_type.trim());
     if let Some(generated) = &col.generated {
         match (&generated.expression, &generated.identity) {
@@ -261,7 +282,10 @@ pub(crate) fn column_definition(schema: &str, col: &ColumnDef, inline: bool) -> 
             }
             _ => {
                 return Err(OpError::new(
-                    format!("column `{}`: `generated` needs exactly one of `expression` or `identity`", col.name),
+                    format!(
+                        "column `{}`: `generated` needs exactly one of `expression` or `identity`",
+                        col.name
+                    ),
                     "write `generated: {expression: ...}` or `generated: {identity: {...}}`",
                 ))
             }
@@ -278,7 +302,11 @@ pub(crate) fn column_definition(schema: &str, col: &ColumnDef, inline: bool) -> 
             out.push_str(" UNIQUE");
         }
         if let Some(check) = &col.check {
-            out.push_str(&format!(" CONSTRAINT {} CHECK ({})", ident(&check.name), check.constraint));
+            out.push_str(&format!(
+                " CONSTRAINT {} CHECK ({})",
+                ident(&check.name),
+                check.constraint
+            ));
             if check.no_inherit {
                 out.push_str(" NO INHERIT");
             }

@@ -1,6 +1,9 @@
 //! `create_table`: a new table, visible only to the new version until complete.
 
-use super::column::{column_definition, deferrable_clause, is_false, references_clause, ColumnDef, TableConstraintDef};
+use super::column::{
+    column_definition, deferrable_clause, is_false, references_clause, ColumnDef,
+    TableConstraintDef,
+};
 use super::{check_identifier, no_such_column, no_such_table, OpError, PlanContext, Plannable};
 use crate::locks::LockMode;
 use crate::plan::{lock, OperationSteps, Step};
@@ -48,13 +51,17 @@ impl Plannable for CreateTable {
             check_identifier("column", &col.name)?;
             if table.column(&col.name).is_some() {
                 return Err(OpError::new(
-                    format!("column `{}` appears twice in table `{}`", col.name, self.name),
+                    format!(
+                        "column `{}` appears twice in table `{}`",
+                        col.name, self.name
+                    ),
                     "give each column a distinct name",
                 ));
             }
             let mut col = col.clone();
             if let Some(fk) = &mut col.references {
-                let (target, target_col) = resolve_reference(schema, &self.name, &table, &fk.table, &fk.column)?;
+                let (target, target_col) =
+                    resolve_reference(schema, &self.name, &table, &fk.table, &fk.column)?;
                 if target != self.name {
                     locks.push(lock(&ctx.schema, &target, LockMode::ShareRowExclusive));
                 }
@@ -73,8 +80,14 @@ impl Plannable for CreateTable {
                 });
             }
             for (name, kind) in [
-                (col.check.as_ref().map(|c| c.name.clone()), ConstraintKind::Check),
-                (col.references.as_ref().map(|r| r.name.clone()), ConstraintKind::ForeignKey),
+                (
+                    col.check.as_ref().map(|c| c.name.clone()),
+                    ConstraintKind::Check,
+                ),
+                (
+                    col.references.as_ref().map(|r| r.name.clone()),
+                    ConstraintKind::ForeignKey,
+                ),
             ] {
                 if let Some(name) = name {
                     table.constraints.push(Constraint {
@@ -97,11 +110,19 @@ impl Plannable for CreateTable {
         if !table.primary_key.is_empty() {
             if self.constraints.iter().any(|c| c.kind == "primary_key") {
                 return Err(OpError::new(
-                    format!("table `{}` has `pk: true` columns and a primary_key constraint", self.name),
+                    format!(
+                        "table `{}` has `pk: true` columns and a primary_key constraint",
+                        self.name
+                    ),
                     "declare the primary key one way only",
                 ));
             }
-            let cols = table.primary_key.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
+            let cols = table
+                .primary_key
+                .iter()
+                .map(|c| ident(c))
+                .collect::<Vec<_>>()
+                .join(", ");
             definitions.push(format!("PRIMARY KEY ({cols})"));
         }
         for c in &self.constraints {
@@ -130,11 +151,18 @@ impl Plannable for CreateTable {
         }
         schema.tables.push(table);
         Ok(OperationSteps {
-            start: vec![Step::sql(format!("create table {}", self.name), statements, locks)],
+            start: vec![Step::sql(
+                format!("create table {}", self.name),
+                statements,
+                locks,
+            )],
             complete: vec![],
             rollback: vec![Step::sql(
                 format!("drop the new table {}", self.name),
-                vec![format!("DROP TABLE IF EXISTS {}", qualified(&ctx.schema, &self.name))],
+                vec![format!(
+                    "DROP TABLE IF EXISTS {}",
+                    qualified(&ctx.schema, &self.name)
+                )],
                 vec![lock(&ctx.schema, &self.name, LockMode::AccessExclusive)],
             )],
         })
@@ -151,7 +179,11 @@ impl CreateTable {
         locks: &mut Vec<crate::plan::TableLock>,
     ) -> Result<String, OpError> {
         check_identifier("constraint", &c.name)?;
-        for col in c.columns.iter().chain(c.index_parameters.iter().flat_map(|p| p.include_columns.iter())) {
+        for col in c.columns.iter().chain(
+            c.index_parameters
+                .iter()
+                .flat_map(|p| p.include_columns.iter()),
+        ) {
             if table.column(col).is_none() {
                 return Err(no_such_column(table, col));
             }
@@ -186,12 +218,22 @@ impl CreateTable {
             "primary_key" => {
                 need_columns()?;
                 table.primary_key = c.columns.clone();
-                (ConstraintKind::PrimaryKey, format!("PRIMARY KEY ({}){}", cols(&c.columns), index_params()))
+                (
+                    ConstraintKind::PrimaryKey,
+                    format!("PRIMARY KEY ({}){}", cols(&c.columns), index_params()),
+                )
             }
             "unique" => {
                 need_columns()?;
-                let nnd = if c.nulls_not_distinct { " NULLS NOT DISTINCT" } else { "" };
-                (ConstraintKind::Unique, format!("UNIQUE{nnd} ({}){}", cols(&c.columns), index_params()))
+                let nnd = if c.nulls_not_distinct {
+                    " NULLS NOT DISTINCT"
+                } else {
+                    ""
+                };
+                (
+                    ConstraintKind::Unique,
+                    format!("UNIQUE{nnd} ({}){}", cols(&c.columns), index_params()),
+                )
             }
             "check" => {
                 let Some(check) = &c.check else {
@@ -213,7 +255,12 @@ impl CreateTable {
                 };
                 if r.columns.len() != c.columns.len() {
                     return Err(OpError::new(
-                        format!("foreign key `{}` has {} columns but references {}", c.name, c.columns.len(), r.columns.len()),
+                        format!(
+                            "foreign key `{}` has {} columns but references {}",
+                            c.name,
+                            c.columns.len(),
+                            r.columns.len()
+                        ),
                         "list as many referenced columns as constrained ones",
                     ));
                 }
@@ -225,7 +272,11 @@ impl CreateTable {
                     targets.push(tc);
                 }
                 if target_table != self.name {
-                    locks.push(lock(&ctx.schema, &target_table, LockMode::ShareRowExclusive));
+                    locks.push(lock(
+                        &ctx.schema,
+                        &target_table,
+                        LockMode::ShareRowExclusive,
+                    ));
                 }
                 let refs = references_clause(
                     &ctx.schema,
@@ -305,7 +356,11 @@ fn resolve_reference(
             None => Err(no_such_column(this, column)),
         };
     }
-    let target = schema.table(table).ok_or_else(|| no_such_table(schema, table))?;
-    let col = target.column(column).ok_or_else(|| no_such_column(target, column))?;
+    let target = schema
+        .table(table)
+        .ok_or_else(|| no_such_table(schema, table))?;
+    let col = target
+        .column(column)
+        .ok_or_else(|| no_such_column(target, column))?;
     Ok((target.physical.clone(), col.physical.clone()))
 }

@@ -20,8 +20,12 @@ pub struct DropColumn {
 
 impl Plannable for DropColumn {
     fn plan(&self, ctx: &PlanContext, schema: &mut Schema) -> Result<OperationSteps, OpError> {
-        let t = schema.table(&self.table).ok_or_else(|| no_such_table(schema, &self.table))?;
-        let col = t.column(&self.column).ok_or_else(|| no_such_column(t, &self.column))?;
+        let t = schema
+            .table(&self.table)
+            .ok_or_else(|| no_such_table(schema, &self.table))?;
+        let col = t
+            .column(&self.column)
+            .ok_or_else(|| no_such_column(t, &self.column))?;
         if self.down.is_some() {
             return Err(OpError::new(
                 format!("drop_column `{}.{}` with `down` needs dual-write triggers, which this version of tandem does not install yet", self.table, self.column),
@@ -59,7 +63,11 @@ impl Plannable for DropColumn {
                     qualified(&ctx.schema, &physical_table),
                     ident(&physical_column)
                 )],
-                vec![lock(&ctx.schema, &physical_table, LockMode::AccessExclusive)],
+                vec![lock(
+                    &ctx.schema,
+                    &physical_table,
+                    LockMode::AccessExclusive,
+                )],
             )],
             rollback: vec![],
         })

@@ -15,7 +15,9 @@ pub struct DropTable {
 
 impl Plannable for DropTable {
     fn plan(&self, ctx: &PlanContext, schema: &mut Schema) -> Result<OperationSteps, OpError> {
-        let t = schema.table(&self.name).ok_or_else(|| no_such_table(schema, &self.name))?;
+        let t = schema
+            .table(&self.name)
+            .ok_or_else(|| no_such_table(schema, &self.name))?;
         let physical = t.physical.clone();
         schema.tables.retain(|t| t.name != self.name);
         Ok(OperationSteps {

@@ -15,7 +15,9 @@ mod rename_table;
 
 pub use add_column::AddColumn;
 pub use alter_column::AlterColumn;
-pub use column::{CheckDef, ColumnDef, ForeignKeyDef, GeneratedDef, IdentityDef, TableConstraintDef};
+pub use column::{
+    CheckDef, ColumnDef, ForeignKeyDef, GeneratedDef, IdentityDef, TableConstraintDef,
+};
 pub use create_table::CreateTable;
 pub use drop_column::DropColumn;
 pub use drop_table::DropTable;
@@ -176,14 +178,21 @@ pub(crate) fn no_such_table(schema: &Schema, table: &str) -> OpError {
 pub(crate) fn no_such_column(table: &crate::schema::Table, column: &str) -> OpError {
     OpError::new(
         format!("column `{column}` does not exist in table `{}`", table.name),
-        format!("the columns of `{}` are: {}", table.name, table.column_names().join(", ")),
+        format!(
+            "the columns of `{}` are: {}",
+            table.name,
+            table.column_names().join(", ")
+        ),
     )
 }
 
 /// Rejects names PostgreSQL would silently truncate.
 pub(crate) fn check_identifier(what: &str, name: &str) -> Result<(), OpError> {
     if name.is_empty() {
-        return Err(OpError::new(format!("the {what} name is empty"), "give it a name"));
+        return Err(OpError::new(
+            format!("the {what} name is empty"),
+            "give it a name",
+        ));
     }
     if name.len() > crate::versions::MAX_IDENTIFIER_BYTES {
         return Err(OpError::new(
@@ -234,7 +243,9 @@ impl<'de> Deserialize<'de> for Operation {
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Operation, A::Error> {
                 let Some(key) = map.next_key::<String>()? else {
-                    return Err(de::Error::custom("empty operation: expected one key such as `create_table`"));
+                    return Err(de::Error::custom(
+                        "empty operation: expected one key such as `create_table`",
+                    ));
                 };
                 let op = match key.as_str() {
                     "create_table" => Operation::CreateTable(map.next_value()?),
@@ -249,7 +260,9 @@ impl<'de> Deserialize<'de> for Operation {
                     "drop_index" => Operation::DropIndex(map.next_value()?),
                     "create_constraint" => Operation::CreateConstraint(map.next_value()?),
                     "drop_constraint" => Operation::DropConstraint(map.next_value()?),
-                    "drop_multicolumn_constraint" => Operation::DropMulticolumnConstraint(map.next_value()?),
+                    "drop_multicolumn_constraint" => {
+                        Operation::DropMulticolumnConstraint(map.next_value()?)
+                    }
                     "rename_constraint" => Operation::RenameConstraint(map.next_value()?),
                     "set_replica_identity" => Operation::SetReplicaIdentity(map.next_value()?),
                     other => return Err(de::Error::unknown_variant(other, OPERATION_KINDS)),

@@ -13,14 +13,21 @@ pub struct RawSql {
     pub up: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub down: Option<String>,
-    #[serde(rename = "onComplete", default, skip_serializing_if = "super::column::is_false")]
+    #[serde(
+        rename = "onComplete",
+        default,
+        skip_serializing_if = "super::column::is_false"
+    )]
     pub on_complete: bool,
 }
 
 impl Plannable for RawSql {
     fn plan(&self, _ctx: &PlanContext, _schema: &mut Schema) -> Result<OperationSteps, OpError> {
         if self.up.trim().is_empty() {
-            return Err(OpError::new("the sql operation's `up` is empty", "write the SQL to run in `up`"));
+            return Err(OpError::new(
+                "the sql operation's `up` is empty",
+                "write the SQL to run in `up`",
+            ));
         }
         if self.on_complete && self.down.is_some() {
             return Err(OpError::new(
@@ -28,14 +35,22 @@ impl Plannable for RawSql {
                 "SQL run at complete is never rolled back; remove `down`, or run `up` at start instead",
             ));
         }
-        let up = Step::sql("run the migration's raw SQL (up); it takes whatever locks its statements take", vec![self.up.clone()], vec![]);
+        let up = Step::sql(
+            "run the migration's raw SQL (up); it takes whatever locks its statements take",
+            vec![self.up.clone()],
+            vec![],
+        );
         let mut steps = OperationSteps::default();
         if self.on_complete {
             steps.complete.push(up);
         } else {
             steps.start.push(up);
             if let Some(down) = &self.down {
-                steps.rollback.push(Step::sql("run the migration's raw SQL (down)", vec![down.clone()], vec![]));
+                steps.rollback.push(Step::sql(
+                    "run the migration's raw SQL (down)",
+                    vec![down.clone()],
+                    vec![],
+                ));
             }
         }
         Ok(steps)

@@ -22,9 +22,16 @@ impl Plannable for RenameColumn {
 }
 
 /// Renames a column of the logical schema (shared with alter_column's `name`).
-pub(crate) fn rename_column(schema: &mut Schema, table: &str, from: &str, to: &str) -> Result<(), OpError> {
+pub(crate) fn rename_column(
+    schema: &mut Schema,
+    table: &str,
+    from: &str,
+    to: &str,
+) -> Result<(), OpError> {
     check_identifier("column", to)?;
-    let t = schema.table(table).ok_or_else(|| no_such_table(schema, table))?;
+    let t = schema
+        .table(table)
+        .ok_or_else(|| no_such_table(schema, table))?;
     if t.column(from).is_none() {
         return Err(no_such_column(t, from));
     }
@@ -41,7 +48,10 @@ pub(crate) fn rename_column(schema: &mut Schema, table: &str, from: &str, to: &s
         ));
     }
     let Some(t) = schema.table_mut(table) else {
-        return Err(OpError::new(format!("table `{table}` does not exist"), "check the name"));
+        return Err(OpError::new(
+            format!("table `{table}` does not exist"),
+            "check the name",
+        ));
     };
     for c in t.columns.iter_mut().filter(|c| c.name == from) {
         c.name = to.to_string();
@@ -49,7 +59,12 @@ pub(crate) fn rename_column(schema: &mut Schema, table: &str, from: &str, to: &s
     for k in t.primary_key.iter_mut().filter(|k| k.as_str() == from) {
         *k = to.to_string();
     }
-    for c in t.constraints.iter_mut().flat_map(|c| c.columns.iter_mut()).chain(t.indexes.iter_mut().flat_map(|i| i.columns.iter_mut())) {
+    for c in t
+        .constraints
+        .iter_mut()
+        .flat_map(|c| c.columns.iter_mut())
+        .chain(t.indexes.iter_mut().flat_map(|i| i.columns.iter_mut()))
+    {
         if c == from {
             *c = to.to_string();
         }

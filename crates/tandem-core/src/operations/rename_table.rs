@@ -19,7 +19,10 @@ impl Plannable for RenameTable {
         if schema.table(&self.from).is_none() {
             return Err(no_such_table(schema, &self.from));
         }
-        let from_physical = schema.table(&self.from).map(|t| t.physical.clone()).unwrap_or_default();
+        let from_physical = schema
+            .table(&self.from)
+            .map(|t| t.physical.clone())
+            .unwrap_or_default();
         if self.to != from_physical && schema.name_taken(&self.to) {
             return Err(OpError::new(
                 format!("a table or index named `{}` already exists", self.to),
