@@ -38,6 +38,15 @@ pub struct Global {
     /// How long to wait for another tandem running on the same database.
     #[arg(long, default_value = "60s", value_parser = parse_duration, global = true)]
     pub wait_for_runner: Duration,
+    /// The duration each backfill batch aims at; the batch size adapts to it.
+    #[arg(long, default_value = "100ms", value_parser = parse_duration, global = true)]
+    pub backfill_batch_time: Duration,
+    /// A fixed backfill batch size (rows), instead of the adaptive one.
+    #[arg(long, global = true)]
+    pub backfill_batch_size: Option<i64>,
+    /// A pause between backfill batches, to leave the server room.
+    #[arg(long, default_value = "0ms", value_parser = parse_duration, global = true)]
+    pub backfill_pause: Duration,
     /// Print nothing but results and errors.
     #[arg(long, short, global = true)]
     pub quiet: bool,
@@ -76,6 +85,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Re-run the verification of the migration in progress (every backfilled row, and the
+    /// migration's own `verify` queries); changes nothing.
+    Verify,
     /// Parse a migration and check it against the live schema; changes nothing.
     Validate { file: PathBuf },
     /// Print every step start, complete and rollback would run, with its locks; changes nothing.

@@ -64,19 +64,33 @@ struct App {
 impl App {
     /// Starts a writer that inserts and updates through `search_path`, with `columns` naming
     /// the version's name column.
-    async fn spawn(name: &'static str, url: &str, search_path: &str, name_column: &'static str, extra: &'static str) -> Result<App, Report> {
-        let (client, conn) = tokio_postgres::connect(url, NoTls).await.into_diagnostic()?;
+    async fn spawn(
+        name: &'static str,
+        url: &str,
+        search_path: &str,
+        name_column: &'static str,
+        extra: &'static str,
+    ) -> Result<App, Report> {
+        let (client, conn) = tokio_postgres::connect(url, NoTls)
+            .await
+            .into_diagnostic()?;
         tokio::spawn(async move {
             let _ = conn.await;
         });
         client
-            .batch_execute(&format!("SET search_path TO {}", tandem_core::quote::ident(search_path)))
+            .batch_execute(&format!(
+                "SET search_path TO {}",
+                tandem_core::quote::ident(search_path)
+            ))
             .await
             .into_diagnostic()?;
         let tally = Arc::new(Tally::default());
         let stop = Arc::new(AtomicBool::new(false));
         let (t, s) = (tally.clone(), stop.clone());
-        let insert = format!("INSERT INTO users ({name_column}, email{extra}) VALUES ($1, $2{}) RETURNING id", if extra.is_empty() { "" } else { ", true" });
+        let insert = format!(
+            "INSERT INTO users ({name_column}, email{extra}) VALUES ($1, $2{}) RETURNING id",
+            if extra.is_empty() { "" } else { ", true" }
+        );
         let update = format!("UPDATE users SET {name_column} = $1 WHERE id = $2");
         let task = tokio::spawn(async move {
             let mut last_error = None;
@@ -88,7 +102,12 @@ impl App {
                 let result = async {
                     let row = client.query_one(insert.as_str(), &[&label, &email]).await?;
                     let id: i64 = row.get(0);
-                    client.execute(update.as_str(), &[&format!("{label} (edited)"), &(id % 50_000 + 1)]).await
+                    client
+                        .execute(
+                            update.as_str(),
+                            &[&format!("{label} (edited)"), &(id % 50_000 + 1)],
+                        )
+                        .await
                 }
                 .await;
                 match result {
@@ -101,13 +120,21 @@ impl App {
             }
             last_error
         });
-        Ok(App { name, tally, stop, task })
+        Ok(App {
+            name,
+            tally,
+            stop,
+            task,
+        })
     }
 
     async fn retire(self) -> Result<(u64, u64), Report> {
         self.stop.store(true, Ordering::Relaxed);
         let last_error = self.task.await.into_diagnostic()?;
-        let (ok, failed) = (self.tally.ok.load(Ordering::Relaxed), self.tally.failed.load(Ordering::Relaxed));
+        let (ok, failed) = (
+            self.tally.ok.load(Ordering::Relaxed),
+            self.tally.failed.load(Ordering::Relaxed),
+        );
         if let Some(e) = last_error {
             println!("    {} last error: {e}", self.name);
         }
@@ -115,12 +142,16 @@ impl App {
     }
 
     fn counts(&self) -> (u64, u64) {
-        (self.tally.ok.load(Ordering::Relaxed), self.tally.failed.load(Ordering::Relaxed))
+        (
+            self.tally.ok.load(Ordering::Relaxed),
+            self.tally.failed.load(Ordering::Relaxed),
+        )
     }
 }
 
 fn parse(name: &str, text: &str) -> Result<Migration, Report> {
-    Migration::parse(name, &format!("<demo>/{name}.yaml"), text, false).map_err(crate::diagnostics::parse_error)
+    Migration::parse(name, &format!("<demo>/{name}.yaml"), text, false)
+        .map_err(crate::diagnostics::parse_error)
 }
 
 pub async fn run(args: &DemoArgs, quiet: bool) -> Result<ExitCode, Report> {
@@ -131,15 +162,29 @@ pub async fn run(args: &DemoArgs, quiet: bool) -> Result<ExitCode, Report> {
         .await
         .into_diagnostic()?
         .map_err(|e| miette!(help = "see the README's set-up section", "{e}"))?;
-    println!("      PostgreSQL {} on {}:{}", cluster.major_version(), cluster.host(), cluster.port());
+    println!(
+        "      PostgreSQL {} on {}:{}",
+        cluster.major_version(),
+        cluster.host(),
+        cluster.port()
+    );
     let url = cluster.url("postgres");
     let settings = Settings::default();
-    let mut engine = Engine::connect(&ConnectOptions { url: Some(url.clone()) }, settings, Arc::new(Printer::new(true)))
-        .await
-        .map_err(pg_error)?;
+    let mut engine = Engine::connect(
+        &ConnectOptions {
+            url: Some(url.clone()),
+        },
+        settings,
+        Arc::new(Printer::new(true)),
+    )
+    .await
+    .map_err(pg_error)?;
     let _ = quiet;
 
-    println!("[2/7] migration 01_create_users: create table users; load {} rows", args.rows);
+    println!(
+        "[2/7] migration 01_create_users: create table users; load {} rows",
+        args.rows
+    );
     let baseline = parse("01_create_users", BASELINE)?;
     engine.start(&baseline).await.map_err(pg_error)?;
     engine.complete().await.map_err(pg_error)?;
@@ -151,7 +196,11 @@ pub async fn run(args: &DemoArgs, quiet: bool) -> Result<ExitCode, Report> {
         )
         .await
         .into_diagnostic()?;
-    engine.client().batch_execute("ANALYZE public.users").await.into_diagnostic()?;
+    engine
+        .client()
+        .batch_execute("ANALYZE public.users")
+        .await
+        .into_diagnostic()?;
 
     println!("[3/7] the old application writes through version schema public_01_create_users");
     let old = App::spawn("old app", &url, "public_01_create_users", "name", "").await?;
@@ -159,26 +208,54 @@ pub async fn run(args: &DemoArgs, quiet: bool) -> Result<ExitCode, Report> {
 
     let migration = parse("02_rename_and_add", MIGRATION)?;
     let planned = engine.plan(&migration).await.map_err(pg_error)?;
-    println!("[4/7] tandem start 02_rename_and_add ({} steps: {})", planned.plan.start.len(),
-        planned.plan.start.iter().map(|s| s.description.as_str()).collect::<Vec<_>>().join("; "));
+    println!(
+        "[4/7] tandem start 02_rename_and_add ({} steps: {})",
+        planned.plan.start.len(),
+        planned
+            .plan
+            .start
+            .iter()
+            .map(|s| s.description.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
     let t = Instant::now();
     engine.start(&migration).await.map_err(pg_error)?;
-    println!("      started in {:.0} ms; the old application never stopped", t.elapsed().as_secs_f64() * 1000.0);
+    println!(
+        "      started in {:.0} ms; the old application never stopped",
+        t.elapsed().as_secs_f64() * 1000.0
+    );
 
     println!("[5/7] the new application writes through public_02_rename_and_add (full_name, active) beside the old one");
-    let new = App::spawn("new app", &url, "public_02_rename_and_add", "full_name", ", active").await?;
+    let new = App::spawn(
+        "new app",
+        &url,
+        "public_02_rename_and_add",
+        "full_name",
+        ", active",
+    )
+    .await?;
     tokio::time::sleep(args.phase_time).await;
     let (o, n) = (old.counts(), new.counts());
-    println!("      so far: old app {} writes ({} failed), new app {} writes ({} failed)", o.0, o.1, n.0, n.1);
+    println!(
+        "      so far: old app {} writes ({} failed), new app {} writes ({} failed)",
+        o.0, o.1, n.0, n.1
+    );
     let seen_by_new: i64 = engine
         .client()
-        .query_one("SELECT count(*) FROM public_02_rename_and_add.users WHERE full_name LIKE 'old app %'", &[])
+        .query_one(
+            "SELECT count(*) FROM public_02_rename_and_add.users WHERE full_name LIKE 'old app %'",
+            &[],
+        )
         .await
         .into_diagnostic()?
         .get(0);
     let seen_by_old: i64 = engine
         .client()
-        .query_one("SELECT count(*) FROM public_01_create_users.users WHERE name LIKE 'new app %'", &[])
+        .query_one(
+            "SELECT count(*) FROM public_01_create_users.users WHERE name LIKE 'new app %'",
+            &[],
+        )
         .await
         .into_diagnostic()?
         .get(0);
@@ -188,7 +265,10 @@ pub async fn run(args: &DemoArgs, quiet: bool) -> Result<ExitCode, Report> {
     let (old_ok, old_failed) = old.retire().await?;
     let t = Instant::now();
     engine.complete().await.map_err(pg_error)?;
-    println!("      completed in {:.0} ms; the new application never stopped", t.elapsed().as_secs_f64() * 1000.0);
+    println!(
+        "      completed in {:.0} ms; the new application never stopped",
+        t.elapsed().as_secs_f64() * 1000.0
+    );
     tokio::time::sleep(args.phase_time / 2).await;
     let (new_ok, new_failed) = new.retire().await?;
 
@@ -209,10 +289,16 @@ pub async fn run(args: &DemoArgs, quiet: bool) -> Result<ExitCode, Report> {
         .await
         .into_diagnostic()?
         .get(0);
-    println!("[7/7] done: table users has columns ({}) and {rows} rows", columns.join(", "));
+    println!(
+        "[7/7] done: table users has columns ({}) and {rows} rows",
+        columns.join(", ")
+    );
     println!("\n      old application: {old_ok} writes, {old_failed} failed");
     println!("      new application: {new_ok} writes, {new_failed} failed");
-    println!("      total time {:.1}s; cleaning up the throwaway PostgreSQL", begun.elapsed().as_secs_f64());
+    println!(
+        "      total time {:.1}s; cleaning up the throwaway PostgreSQL",
+        begun.elapsed().as_secs_f64()
+    );
     drop(engine);
     drop(cluster);
     let expected = ["id", "full_name", "email", "active"];

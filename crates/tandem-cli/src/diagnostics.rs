@@ -5,12 +5,21 @@ use miette::{LabeledSpan, MietteDiagnostic, NamedSource, Report};
 use tandem_core::{ParseError, PlanError};
 
 /// A report pointing at `line`/`column` (1-based) of `file`, when the file can be read.
-fn at(message: String, help: String, file: &str, line: Option<usize>, column: Option<usize>) -> Report {
+fn at(
+    message: String,
+    help: String,
+    file: &str,
+    line: Option<usize>,
+    column: Option<usize>,
+) -> Report {
     let mut diag = MietteDiagnostic::new(message).with_help(help);
     let text = std::fs::read_to_string(file).ok();
     if let (Some(text), Some(line)) = (&text, line.filter(|l| *l > 0)) {
         if let Some(offset) = offset_of(text, line, column.unwrap_or(1)) {
-            let len = text[offset..].find('\n').unwrap_or(text.len() - offset).max(1);
+            let len = text[offset..]
+                .find('\n')
+                .unwrap_or(text.len() - offset)
+                .max(1);
             diag = diag.with_label(LabeledSpan::at(offset..offset + len, "here"));
             return Report::new(diag).with_source_code(NamedSource::new(file, text.clone()));
         }
@@ -21,7 +30,9 @@ fn at(message: String, help: String, file: &str, line: Option<usize>, column: Op
         _ => format!(" ({file})"),
     };
     let MietteDiagnostic { message, help, .. } = diag;
-    Report::new(MietteDiagnostic::new(format!("{message}{location}")).with_help(help.unwrap_or_default()))
+    Report::new(
+        MietteDiagnostic::new(format!("{message}{location}")).with_help(help.unwrap_or_default()),
+    )
 }
 
 /// Byte offset of a 1-based line and column.
@@ -29,7 +40,11 @@ fn offset_of(text: &str, line: usize, column: usize) -> Option<usize> {
     let mut offset = 0;
     for (i, l) in text.split_inclusive('\n').enumerate() {
         if i + 1 == line {
-            let col = l.char_indices().nth(column.saturating_sub(1)).map(|(b, _)| b).unwrap_or(0);
+            let col = l
+                .char_indices()
+                .nth(column.saturating_sub(1))
+                .map(|(b, _)| b)
+                .unwrap_or(0);
             return Some(offset + col);
         }
         offset += l.len();

@@ -16,7 +16,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "s" => value * 1000.0,
         "m" | "min" => value * 60_000.0,
         "h" => value * 3_600_000.0,
-        other => return Err(format!("unknown unit `{other}` in `{text}`; use ms, s, m or h")),
+        other => {
+            return Err(format!(
+                "unknown unit `{other}` in `{text}`; use ms, s, m or h"
+            ))
+        }
     };
     if !millis.is_finite() || millis < 0.0 {
         return Err(format!("`{text}` is not a valid duration"));

@@ -13,7 +13,9 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     // Messages are not re-wrapped: terminals wrap long lines themselves, and logs and tests
     // can then search them.
-    let _ = miette::set_hook(Box::new(|_| Box::new(miette::MietteHandlerOpts::new().wrap_lines(false).build())));
+    let _ = miette::set_hook(Box::new(|_| {
+        Box::new(miette::MietteHandlerOpts::new().wrap_lines(false).build())
+    }));
     let cli = cli::Cli::parse();
     // The linter is synchronous and needs no database.
     #[cfg(feature = "lint")]
@@ -22,7 +24,10 @@ fn main() -> ExitCode {
         cli::Command::Convert(args) => return exit(tandem_lint::cli::run_convert(args)),
         _ => {}
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

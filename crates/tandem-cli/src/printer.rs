@@ -1,17 +1,60 @@
 //! How engine events look on the terminal: one line each, on stderr, so stdout stays clean
 //! for results (`--json`).
 
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 use tandem_pg::{Event, Reporter};
 
 pub struct Printer {
     quiet: AtomicBool,
+    /// On a terminal: a progress bar per backfill. Without one: a log line every few seconds.
+    terminal: bool,
+    bar: Mutex<Option<ProgressBar>>,
+    last_line: Mutex<Option<Instant>>,
 }
 
 impl Printer {
     pub fn new(quiet: bool) -> Printer {
         Printer {
             quiet: AtomicBool::new(quiet),
+            terminal: std::io::stderr().is_terminal(),
+            bar: Mutex::new(None),
+            last_line: Mutex::new(None),
+        }
+    }
+
+    fn backfill(&self, table: &str, done: i64, estimate: i64, rate: f64, finished: bool) {
+        if self.terminal {
+            let mut bar = self.bar.lock().unwrap_or_else(|p| p.into_inner());
+            let b = bar.get_or_insert_with(|| {
+                let b = ProgressBar::new(estimate.max(1) as u64);
+                b.set_style(
+                    ProgressStyle::with_template("    backfill {msg} [{bar:30}] {human_pos}/{human_len} rows, {per_sec}, ETA {eta}")
+                        .unwrap_or_else(|_| ProgressStyle::default_bar())
+                        .progress_chars("=> "),
+                );
+                b.set_message(table.to_string());
+                b
+            });
+            b.set_length(estimate.max(done).max(1) as u64);
+            b.set_position(done.max(0) as u64);
+            if finished {
+                b.finish();
+                *bar = None;
+            }
+            return;
+        }
+        let mut last = self.last_line.lock().unwrap_or_else(|p| p.into_inner());
+        if finished || last.is_none_or(|t| t.elapsed() >= Duration::from_secs(5)) {
+            let eta = if rate > 0.0 && estimate > done { format!(", ETA {:.0}s", (estimate - done) as f64 / rate) } else { String::new() };
+            eprintln!(
+                "    backfill {table}: {done} of ~{estimate} rows, {rate:.0} rows/s{eta}{}",
+                if finished { " (done)" } else { "" }
+            );
+            *last = if finished { None } else { Some(Instant::now()) };
         }
     }
 }
@@ -57,6 +100,9 @@ impl Reporter for Printer {
             ),
             Event::PhaseDone { phase, migration, elapsed } => {
                 eprintln!("{phase} {migration}: done in {:.2}s", elapsed.as_secs_f64())
+            }
+            Event::BackfillProgress { table, rows_done, rows_estimate, rows_per_second, finished } => {
+                self.backfill(&table, rows_done, rows_estimate, rows_per_second, finished)
             }
         }
     }

@@ -25,7 +25,11 @@ fn write(dir: &std::path::Path, name: &str, body: &str) -> String {
 }
 
 fn tmpdir() -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("tandem-cli-{}-{}", std::process::id(), rand_suffix()));
+    let d = std::env::temp_dir().join(format!(
+        "tandem-cli-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
     std::fs::create_dir_all(&d).unwrap();
     d
 }
@@ -48,13 +52,36 @@ async fn status_json_follows_the_lifecycle() {
         serde_json::from_slice(&out.stdout).unwrap()
     };
     let s = status(&db);
-    assert_eq!((s["schema"].as_str(), s["migration"].is_null(), s["status"].as_str(), s["version_schema"].is_null()), (Some("public"), true, Some("none"), true));
+    assert_eq!(
+        (
+            s["schema"].as_str(),
+            s["migration"].is_null(),
+            s["status"].as_str(),
+            s["version_schema"].is_null()
+        ),
+        (Some("public"), true, Some("none"), true)
+    );
     let f = write(&dir, "01_users.yaml", USERS);
     let out = tandem(Some(&db), &["start", &f]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("SET search_path TO public_01_users"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("SET search_path TO public_01_users"),
+        "{}",
+        text(&out.stdout)
+    );
     let s = status(&db);
-    assert_eq!((s["migration"].as_str(), s["status"].as_str(), s["version_schema"].as_str()), (Some("01_users"), Some("in_progress"), Some("public_01_users")));
+    assert_eq!(
+        (
+            s["migration"].as_str(),
+            s["status"].as_str(),
+            s["version_schema"].as_str()
+        ),
+        (
+            Some("01_users"),
+            Some("in_progress"),
+            Some("public_01_users")
+        )
+    );
     assert!(tandem(Some(&db), &["complete"]).status.success());
     let s = status(&db);
     assert_eq!(s["status"].as_str(), Some("complete"));
@@ -68,20 +95,34 @@ async fn status_json_follows_the_lifecycle() {
 async fn a_bad_file_is_reported_with_file_line_and_help_and_changes_nothing() {
     let db = fresh_db().await;
     let dir = tmpdir();
-    let f = write(&dir, "01_bad.yaml", "operations:\n  - create_table:\n      name: users\n      colums: []\n");
+    let f = write(
+        &dir,
+        "01_bad.yaml",
+        "operations:\n  - create_table:\n      name: users\n      colums: []\n",
+    );
     let out = tandem(Some(&db), &["start", &f]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(err.contains("01_bad.yaml:4"), "names the file and line: {err}");
+    assert!(
+        err.contains("01_bad.yaml:4"),
+        "names the file and line: {err}"
+    );
     assert!(err.contains("unknown field `colums`"), "{err}");
     assert!(err.contains("help"), "{err}");
     assert_eq!(db.schemas().await, ["public"], "nothing created");
 
-    let f = write(&dir, "02_missing.yaml", "operations:\n  - drop_table: {name: nope}\n");
+    let f = write(
+        &dir,
+        "02_missing.yaml",
+        "operations:\n  - drop_table: {name: nope}\n",
+    );
     let out = tandem(Some(&db), &["validate", &f]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(err.contains("table `nope` does not exist") && err.contains("02_missing.yaml"), "{err}");
+    assert!(
+        err.contains("table `nope` does not exist") && err.contains("02_missing.yaml"),
+        "{err}"
+    );
     assert_eq!(db.schemas().await, ["public"], "validate changes nothing");
 }
 
@@ -124,27 +165,51 @@ async fn migrate_applies_a_folder_once() {
     let d = dir.to_str().unwrap();
     let out = tandem(Some(&db), &["migrate", d]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let s: serde_json::Value = serde_json::from_slice(&tandem(Some(&db), &["status", "--json"]).stdout).unwrap();
-    assert_eq!((s["migration"].as_str(), s["status"].as_str()), (Some("02_add"), Some("in_progress")), "the last one is left in progress without --complete");
+    let s: serde_json::Value =
+        serde_json::from_slice(&tandem(Some(&db), &["status", "--json"]).stdout).unwrap();
+    assert_eq!(
+        (s["migration"].as_str(), s["status"].as_str()),
+        (Some("02_add"), Some("in_progress")),
+        "the last one is left in progress without --complete"
+    );
     let out = tandem(Some(&db), &["migrate", d, "--complete"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = tandem(Some(&db), &["migrate", d, "--complete"]);
-    assert!(text(&out.stdout).contains("nothing to apply"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("nothing to apply"),
+        "{}",
+        text(&out.stdout)
+    );
     // A changed file is refused.
-    write(&dir, "01_users.yaml", &USERS.replace("name: name", "name: title"));
+    write(
+        &dir,
+        "01_users.yaml",
+        &USERS.replace("name: name", "name: title"),
+    );
     let out = tandem(Some(&db), &["migrate", d]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("changed after migration `01_users` was applied"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("changed after migration `01_users` was applied"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
 fn passwords_never_appear_in_output() {
     let out = Command::new(env!("CARGO_BIN_EXE_tandem"))
-        .args(["--url", "postgres://someone:s3cr3t-pw@127.0.0.1:1/db", "status"])
+        .args([
+            "--url",
+            "postgres://someone:s3cr3t-pw@127.0.0.1:1/db",
+            "status",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
-    assert!(all.contains("someone@127.0.0.1:1/db"), "says where it tried: {all}");
+    assert!(
+        all.contains("someone@127.0.0.1:1/db"),
+        "says where it tried: {all}"
+    );
     assert!(!all.contains("s3cr3t-pw"), "leaked the password: {all}");
 }

@@ -36,7 +36,11 @@ mod tempdir {
     pub struct Dir(PathBuf);
     impl Dir {
         pub fn new() -> Dir {
-            let p = std::env::temp_dir().join(format!("tandem-test-{}-{}", std::process::id(), super::unique()));
+            let p = std::env::temp_dir().join(format!(
+                "tandem-test-{}-{}",
+                std::process::id(),
+                super::unique()
+            ));
             std::fs::create_dir_all(&p).unwrap();
             Dir(p)
         }
@@ -59,14 +63,21 @@ fn unique() -> u64 {
 
 fn tandem(db: &Db, args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_tandem"));
-    c.arg("--url").arg(&db.url).args(["--lock-timeout", "100ms", "--lock-retry-budget", "120s"]).args(args);
+    c.arg("--url")
+        .arg(&db.url)
+        .args(["--lock-timeout", "100ms", "--lock-retry-budget", "120s"])
+        .args(args);
     c.stdout(Stdio::null()).stderr(Stdio::piped());
     c
 }
 
 fn run_ok(db: &Db, args: &[&str]) {
     let out = tandem(db, args).output().unwrap();
-    assert!(out.status.success(), "tandem {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "tandem {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn path(p: &Path) -> &str {
@@ -79,7 +90,10 @@ async fn wait_for_progress(db: &Db, phase: &str, done: i32) {
     let began = Instant::now();
     loop {
         let row = c
-            .query_opt("SELECT phase, steps_done FROM tandem.migrations WHERE name = '02_change'", &[])
+            .query_opt(
+                "SELECT phase, steps_done FROM tandem.migrations WHERE name = '02_change'",
+                &[],
+            )
             .await
             .ok()
             .flatten();
@@ -88,7 +102,10 @@ async fn wait_for_progress(db: &Db, phase: &str, done: i32) {
                 return;
             }
         }
-        assert!(began.elapsed() < Duration::from_secs(30), "tandem never reached {phase} step {done}");
+        assert!(
+            began.elapsed() < Duration::from_secs(30),
+            "tandem never reached {phase} step {done}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -97,7 +114,9 @@ async fn wait_for_progress(db: &Db, phase: &str, done: i32) {
 async fn kill_at(db: &Db, args: &[&str], phase: &str, done: i32) {
     let mut holder = db.client().await;
     let tx = holder.transaction().await.unwrap();
-    tx.batch_execute("LOCK TABLE public.users IN ACCESS SHARE MODE").await.unwrap();
+    tx.batch_execute("LOCK TABLE public.users IN ACCESS SHARE MODE")
+        .await
+        .unwrap();
     let mut child: Child = tandem(db, args).spawn().unwrap();
     wait_for_progress(db, phase, done).await;
     child.kill().unwrap(); // SIGKILL
@@ -134,7 +153,12 @@ async fn killed_between_steps_then_rerun_ends_like_an_uninterrupted_run() {
     run_ok(&db, &["start", path(&base), "--complete"]);
     // start: step 1 (create notes) done, step 2 (add column to users) waiting for its lock.
     kill_at(&db, &["start", path(&change)], "start", 1).await;
-    assert_eq!(db.scalar_i64("SELECT count(*) FROM pg_tables WHERE tablename = 'notes'").await, 1, "step 1 committed");
+    assert_eq!(
+        db.scalar_i64("SELECT count(*) FROM pg_tables WHERE tablename = 'notes'")
+            .await,
+        1,
+        "step 1 committed"
+    );
     run_ok(&db, &["start", path(&change)]);
     // complete: step 1 (drop the previous version schema) done, step 2 (rename) waiting.
     kill_at(&db, &["complete"], "complete", 1).await;

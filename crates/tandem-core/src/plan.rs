@@ -50,6 +50,29 @@ pub enum Action {
     /// (Re)create a version schema of views. Its views are generated when the step runs, from
     /// the live catalog and the mapping, so they reflect every change made before them.
     CreateVersionSchema(VersionSchema),
+    /// Fill columns of existing rows in batches, each committed with its checkpoint.
+    Backfill(Backfill),
+    /// Check, in batches, that every row meets the conditions; fail with the first offenders.
+    Verify(Verify),
+    /// The migration's own verification queries: each must return no rows.
+    VerifyQueries { queries: Vec<String> },
+}
+
+/// What a backfill computes: `SET column = expression, ...` for every existing row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Backfill {
+    pub schema: String,
+    /// The physical table.
+    pub table: String,
+    /// (physical column, SQL over physical columns).
+    pub assignments: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verify {
+    pub schema: String,
+    pub table: String,
+    pub checks: Vec<crate::schema::RowCheck>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -92,6 +115,21 @@ impl Step {
         match &self.action {
             Action::Sql { statements } => statements.clone(),
             Action::CreateVersionSchema(v) => v.render_planned(),
+            Action::Backfill(b) => vec![format!(
+                "UPDATE {} SET {} WHERE <key range of one batch>  -- batches of about 100 ms, each committed with its checkpoint",
+                crate::quote::qualified(&b.schema, &b.table),
+                b.assignments
+                    .iter()
+                    .map(|(c, e)| format!("{} = {e}", crate::quote::ident(c)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )],
+            Action::Verify(v) => v
+                .checks
+                .iter()
+                .map(|c| format!("-- every row of {}: {} ({})", v.table, c.description, c.condition))
+                .collect(),
+            Action::VerifyQueries { queries } => queries.iter().map(|q| format!("-- must return no rows: {q}")).collect(),
         }
     }
 }
@@ -122,10 +160,20 @@ impl Plan {
 }
 
 /// What one operation adds to each phase.
+///
+/// The planner interleaves them with the steps it generates per table (dual-write triggers,
+/// backfill, verification) in this order. Start: `start` of every operation, triggers,
+/// backfills, verification, `after_backfill` (e.g. indexes built on backfilled columns), the
+/// version schema. Complete: the previous version schema is dropped, `complete` (validations,
+/// while the triggers still run), the triggers are dropped, `contract` (old columns and tables
+/// dropped), the rename pass, `finalize` (what needs the final names).
 #[derive(Debug, Default)]
 pub struct OperationSteps {
     pub start: Vec<Step>,
+    pub after_backfill: Vec<Step>,
     pub complete: Vec<Step>,
+    pub contract: Vec<Step>,
+    pub finalize: Vec<Step>,
     /// Undo steps in the order they must run; the planner runs the operations' rollbacks in
     /// reverse operation order. Each must be safe on a start that stopped half way
     /// (`IF EXISTS` guards), since rollback also undoes a crashed start.

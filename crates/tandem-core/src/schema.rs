@@ -32,6 +32,38 @@ pub struct Table {
     /// so it needs no lock care.
     #[serde(default)]
     pub created_here: bool,
+    /// Columns kept in sync between the old and the new version by dual-write triggers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sync: Vec<SyncColumn>,
+}
+
+/// A pair of physical columns that the old and the new version see as one logical column
+/// (or a column only one side has), and how each side's value is computed from the other's.
+///
+/// Expressions are SQL over the row's physical column names (quoted, unqualified): the
+/// trigger qualifies them with `NEW.`, the backfill uses them as they are.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SyncColumn {
+    /// The column the old version reads and writes; None for a column the migration adds.
+    pub old_physical: Option<String>,
+    /// The column the new version reads and writes; None for a column the migration drops.
+    pub new_physical: Option<String>,
+    /// Computes `new_physical` for rows the old version writes (and for existing rows).
+    pub up: Option<String>,
+    /// Computes `old_physical` for rows the new version writes.
+    pub down: Option<String>,
+    /// Conditions every row must meet once backfilled (SQL over physical columns), each with
+    /// a description for the report: `new = up`, NOT NULL, CHECKs, foreign keys.
+    #[serde(default)]
+    pub checks: Vec<RowCheck>,
+}
+
+/// A condition verification checks on every row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RowCheck {
+    pub description: String,
+    /// SQL over the row's physical columns; a row fails when it is not true.
+    pub condition: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

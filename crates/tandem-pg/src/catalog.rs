@@ -166,6 +166,7 @@ fn table_of(t: RawTable) -> Table {
             })
             .collect(),
         created_here: false,
+        sync: Vec::new(),
     }
 }
 
@@ -180,7 +181,10 @@ pub async fn server_version_num(client: &impl GenericClient) -> Result<i32> {
 
 pub async fn schema_exists(client: &impl GenericClient, schema: &str) -> Result<bool> {
     let row = client
-        .query_one("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", &[&schema])
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
+            &[&schema],
+        )
         .await
         .map_err(|e| Error::db("looking up a schema", e))?;
     Ok(row.get(0))
@@ -191,15 +195,21 @@ pub async fn schema_exists(client: &impl GenericClient, schema: &str) -> Result<
 /// asks PostgreSQL itself, so it is right for every function, cast and version.
 ///
 /// Errors in the type or expression come back as usage errors naming them.
-pub async fn default_rewrites_table(client: &mut tokio_postgres::Client, data_type: &str, default: &str) -> Result<bool> {
+pub async fn default_rewrites_table(
+    client: &mut tokio_postgres::Client,
+    data_type: &str,
+    default: &str,
+) -> Result<bool> {
     let tx = client
         .transaction()
         .await
         .map_err(|e| Error::db("opening a transaction", e))?;
     let probe = qualified("pg_temp", "tandem_default_probe");
-    tx.batch_execute(&format!("CREATE TEMPORARY TABLE {probe} (x integer); INSERT INTO {probe} VALUES (1)"))
-        .await
-        .map_err(|e| Error::db("creating a temporary table", e))?;
+    tx.batch_execute(&format!(
+        "CREATE TEMPORARY TABLE {probe} (x integer); INSERT INTO {probe} VALUES (1)"
+    ))
+    .await
+    .map_err(|e| Error::db("creating a temporary table", e))?;
     let filenode = "SELECT pg_relation_filenode('pg_temp.tandem_default_probe')::bigint";
     let before: i64 = tx
         .query_one(filenode, &[])
@@ -223,6 +233,8 @@ pub async fn default_rewrites_table(client: &mut tokio_postgres::Client, data_ty
         .await
         .map_err(|e| Error::db("probing a default", e))?
         .get(0);
-    tx.rollback().await.map_err(|e| Error::db("ending the probe", e))?;
+    tx.rollback()
+        .await
+        .map_err(|e| Error::db("ending the probe", e))?;
     Ok(before != after)
 }

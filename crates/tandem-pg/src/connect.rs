@@ -52,7 +52,10 @@ pub async fn connect(options: &ConnectOptions) -> Result<Connection, Error> {
         client
     } else {
         let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(verification));
-        let (client, conn) = config.connect(tls).await.map_err(|e| Error::connect(&target, e))?;
+        let (client, conn) = config
+            .connect(tls)
+            .await
+            .map_err(|e| Error::connect(&target, e))?;
         tokio::spawn(async move {
             let _ = conn.await;
         });
@@ -136,7 +139,7 @@ fn from_url(url: &str) -> Result<(Config, Verification), Error> {
         config.ssl_mode(m);
     }
     if config.get_hosts().is_empty() {
-        config.host(&default_host());
+        config.host(default_host());
     }
     Ok((config, verification))
 }
@@ -151,11 +154,14 @@ fn default_host() -> String {
 
 fn from_env() -> Result<(Config, Verification), Error> {
     let mut config = Config::new();
-    config.host(&default_host());
+    config.host(default_host());
     if let Ok(port) = std::env::var("PGPORT") {
-        let port: u16 = port
-            .parse()
-            .map_err(|_| Error::usage(format!("PGPORT `{port}` is not a port number"), "set PGPORT to a number such as 5432"))?;
+        let port: u16 = port.parse().map_err(|_| {
+            Error::usage(
+                format!("PGPORT `{port}` is not a port number"),
+                "set PGPORT to a number such as 5432",
+            )
+        })?;
         config.port(port);
     }
     let user = std::env::var("PGUSER")
@@ -176,7 +182,9 @@ fn tls_config(verification: Verification) -> rustls::ClientConfig {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .unwrap_or_else(|_| rustls::ClientConfig::builder_with_protocol_versions(rustls::DEFAULT_VERSIONS));
+        .unwrap_or_else(|_| {
+            rustls::ClientConfig::builder_with_protocol_versions(rustls::DEFAULT_VERSIONS)
+        });
     match verification {
         Verification::Verify => {
             let roots = rustls::RootCertStore {
@@ -213,7 +221,12 @@ impl ServerCertVerifier for EncryptOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -222,7 +235,12 @@ impl ServerCertVerifier for EncryptOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -236,7 +254,10 @@ mod tests {
 
     #[test]
     fn verify_full_is_taken_out_of_the_url() {
-        let (config, v) = from_url("postgres://u:secret@db.example:6543/app?sslmode=verify-full&connect_timeout=5").unwrap();
+        let (config, v) = from_url(
+            "postgres://u:secret@db.example:6543/app?sslmode=verify-full&connect_timeout=5",
+        )
+        .unwrap();
         assert_eq!(v, Verification::Verify);
         assert_eq!(config.get_ssl_mode(), SslMode::Require);
         assert_eq!(config.get_ports(), &[6543]);
@@ -247,7 +268,9 @@ mod tests {
 
     #[test]
     fn unknown_sslmode_is_a_clear_error() {
-        let err = from_url("postgres://u@h/db?sslmode=sometimes").err().unwrap();
+        let err = from_url("postgres://u@h/db?sslmode=sometimes")
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("sslmode"), "{err}");
     }
 }

@@ -26,6 +26,7 @@ pub struct Settings {
     pub locks: LockSettings,
     /// How long to wait for another tandem to finish.
     pub wait_for_runner: Duration,
+    pub backfill: crate::backfill::BackfillSettings,
 }
 
 impl Default for Settings {
@@ -34,6 +35,7 @@ impl Default for Settings {
             schema: "public".into(),
             locks: LockSettings::default(),
             wait_for_runner: Duration::from_secs(60),
+            backfill: crate::backfill::BackfillSettings::default(),
         }
     }
 }
@@ -71,7 +73,11 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub async fn connect(options: &ConnectOptions, settings: Settings, reporter: Arc<dyn Reporter>) -> Result<Engine> {
+    pub async fn connect(
+        options: &ConnectOptions,
+        settings: Settings,
+        reporter: Arc<dyn Reporter>,
+    ) -> Result<Engine> {
         let conn = connect(options).await?;
         Ok(Engine {
             client: conn.client,
@@ -97,7 +103,12 @@ impl Engine {
     /// Takes the runner lock. The state schema is created later, only by commands that get as
     /// far as changing something: an invalid migration leaves the database untouched.
     async fn lock(&mut self) -> Result<()> {
-        runner_lock::acquire(&self.client, self.settings.wait_for_runner, self.reporter.as_ref()).await
+        runner_lock::acquire(
+            &self.client,
+            self.settings.wait_for_runner,
+            self.reporter.as_ref(),
+        )
+        .await
     }
 
     async fn unlock<T>(&mut self, result: Result<T>) -> Result<T> {
@@ -120,23 +131,31 @@ impl Engine {
         let schema = catalog::introspect(&self.client, &self.settings.schema).await?;
         if !catalog::schema_exists(&self.client, &self.settings.schema).await? {
             return Err(Error::usage(
-                format!("schema `{}` does not exist in {}", self.settings.schema, self.target),
+                format!(
+                    "schema `{}` does not exist in {}",
+                    self.settings.schema, self.target
+                ),
                 "create it first, or pass --schema with an existing schema",
             ));
         }
         let mut volatile_defaults = BTreeSet::new();
         for op in &migration.operations {
             for (data_type, default) in op.defaults_to_probe() {
-                let rewrites = catalog::default_rewrites_table(&mut self.client, &data_type, &default)
-                    .await
-                    .map_err(|e| match e {
-                        Error::Database { context, help, source } => Error::Database {
-                            context: format!("{}: {context}", migration.file),
-                            help,
-                            source,
-                        },
-                        other => other,
-                    })?;
+                let rewrites =
+                    catalog::default_rewrites_table(&mut self.client, &data_type, &default)
+                        .await
+                        .map_err(|e| match e {
+                            Error::Database {
+                                context,
+                                help,
+                                source,
+                            } => Error::Database {
+                                context: format!("{}: {context}", migration.file),
+                                help,
+                                source,
+                            },
+                            other => other,
+                        })?;
                 if rewrites {
                     volatile_defaults.insert(default_key(&data_type, &default));
                 }
@@ -165,7 +184,9 @@ impl Engine {
         let Some(prev) = state::latest_complete(&self.client, &self.settings.schema).await? else {
             return Ok(None);
         };
-        if prev.name == except || !catalog::schema_exists(&self.client, &prev.version_schema).await? {
+        if prev.name == except
+            || !catalog::schema_exists(&self.client, &prev.version_schema).await?
+        {
             return Ok(None);
         }
         Ok(Some(prev.version_schema))
@@ -182,11 +203,18 @@ impl Engine {
         let schema = self.settings.schema.clone();
         let checksum = migration.checksum();
         let has_state = state::exists(&self.client).await?;
-        let active = if has_state { state::active(&self.client, &schema).await? } else { None };
+        let active = if has_state {
+            state::active(&self.client, &schema).await?
+        } else {
+            None
+        };
         if let Some(active) = active {
             if active.name != migration.name {
                 return Err(Error::usage(
-                    format!("migration `{}` is in progress on schema `{schema}`", active.name),
+                    format!(
+                        "migration `{}` is in progress on schema `{schema}`",
+                        active.name
+                    ),
                     "run `tandem complete` or `tandem rollback` first; one migration at a time",
                 ));
             }
@@ -213,11 +241,18 @@ impl Engine {
                 )),
             };
         }
-        let done = if has_state { state::find(&self.client, &schema, &migration.name).await? } else { None };
+        let done = if has_state {
+            state::find(&self.client, &schema, &migration.name).await?
+        } else {
+            None
+        };
         if let Some(done) = done {
             if done.status == "complete" {
                 return Err(Error::usage(
-                    format!("migration `{}` is already complete on schema `{schema}`", migration.name),
+                    format!(
+                        "migration `{}` is already complete on schema `{schema}`",
+                        migration.name
+                    ),
                     "a migration runs once; write a new migration file for a further change",
                 ));
             }
@@ -233,7 +268,12 @@ impl Engine {
         state::ensure(&self.client).await?;
         let parent = state::latest(&self.client, &schema).await?.map(|r| r.name);
         let to_json = |v: serde_json::Result<serde_json::Value>| {
-            v.map_err(|e| Error::usage(format!("cannot record the migration: {e}"), "this is a bug in tandem"))
+            v.map_err(|e| {
+                Error::usage(
+                    format!("cannot record the migration: {e}"),
+                    "this is a bug in tandem",
+                )
+            })
         };
         state::insert(
             &self.client,
@@ -250,7 +290,9 @@ impl Engine {
         .await?;
         let record = state::find(&self.client, &schema, &migration.name)
             .await?
-            .ok_or_else(|| Error::usage("the migration record vanished", "run the command again"))?;
+            .ok_or_else(|| {
+                Error::usage("the migration record vanished", "run the command again")
+            })?;
         self.run(&record, &plan, Phase::Start).await?;
         Ok(StartOutcome::Started)
     }
@@ -293,7 +335,10 @@ impl Engine {
             }
             (Phase::Complete, Phase::Rollback) => {
                 return Err(Error::usage(
-                    format!("migration `{}` is being completed; a complete cannot be undone half way", active.name),
+                    format!(
+                        "migration `{}` is being completed; a complete cannot be undone half way",
+                        active.name
+                    ),
                     "run `tandem complete` to finish it",
                 ))
             }
@@ -308,7 +353,9 @@ impl Engine {
         state::enter_phase(&self.client, &schema, &active.name, phase).await?;
         let record = state::find(&self.client, &schema, &active.name)
             .await?
-            .ok_or_else(|| Error::usage("the migration record vanished", "run the command again"))?;
+            .ok_or_else(|| {
+                Error::usage("the migration record vanished", "run the command again")
+            })?;
         self.run(&record, &plan, phase).await?;
         state::finish(&self.client, &schema, &active.name, phase).await?;
         Ok(active.name)
@@ -318,6 +365,7 @@ impl Engine {
         let mut executor = Executor {
             client: &mut self.client,
             settings: &self.settings.locks,
+            backfill: &self.settings.backfill,
             reporter: self.reporter.as_ref(),
             schema: &record.schema,
             migration: &record.name,
@@ -330,7 +378,11 @@ impl Engine {
 
     /// `tandem migrate DIR`: applies, in order, every migration not yet applied. All but the
     /// last are completed; the last too with `complete`.
-    pub async fn migrate(&mut self, migrations: &[Migration], complete: bool) -> Result<Vec<String>> {
+    pub async fn migrate(
+        &mut self,
+        migrations: &[Migration],
+        complete: bool,
+    ) -> Result<Vec<String>> {
         let mut applied = Vec::new();
         let schema = self.settings.schema.clone();
         for (i, m) in migrations.iter().enumerate() {
@@ -376,6 +428,29 @@ impl Engine {
         Ok(applied)
     }
 
+    /// `tandem verify`: reruns the verification of the migration in progress (every row of the
+    /// backfilled tables, and the migration's own `verify` queries). Changes nothing.
+    pub async fn verify(&mut self) -> Result<String> {
+        let schema = self.settings.schema.clone();
+        let active = if state::exists(&self.client).await? { state::active(&self.client, &schema).await? } else { None };
+        let Some(active) = active else {
+            return Err(Error::usage(
+                format!("no migration is in progress on schema `{schema}`"),
+                "verification checks a migration between start and complete",
+            ));
+        };
+        for step in &active.plan()?.start {
+            match &step.action {
+                tandem_core::Action::Verify(v) => {
+                    crate::verify::verify_table(&self.client, v).await?;
+                }
+                tandem_core::Action::VerifyQueries { queries } => crate::verify::verify_queries(&self.client, queries).await?,
+                _ => {}
+            }
+        }
+        Ok(active.name)
+    }
+
     /// `tandem status`.
     pub async fn status(&mut self) -> Result<Status> {
         let schema = self.settings.schema.clone();
@@ -402,7 +477,11 @@ impl Engine {
             migration: Some(latest.name.clone()),
             status: latest.status.clone(),
             version_schema: Some(latest.version_schema.clone()),
-            previous_version_schema: if in_progress { plan.previous_version_schema.clone() } else { None },
+            previous_version_schema: if in_progress {
+                plan.previous_version_schema.clone()
+            } else {
+                None
+            },
             phase: in_progress.then(|| latest.phase.clone()),
             steps_done: in_progress.then_some(latest.steps_done),
             steps_total: in_progress.then(|| plan.steps(latest.phase()).len()),

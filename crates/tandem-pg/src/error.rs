@@ -30,6 +30,9 @@ pub enum Error {
     /// Another tandem holds the runner lock.
     #[error("{message}")]
     Busy { message: String, help: String },
+    /// Rows do not have the shape the migration promises.
+    #[error("{message}")]
+    Verification { message: String, help: String },
 }
 
 /// The server's message, with its detail and hint, rather than tokio-postgres's "db error".
@@ -75,7 +78,10 @@ impl Error {
     /// What the user should do next.
     pub fn help(&self) -> String {
         match self {
-            Error::Usage { help, .. } | Error::LockBudget { help, .. } | Error::Busy { help, .. } => help.clone(),
+            Error::Usage { help, .. }
+            | Error::LockBudget { help, .. }
+            | Error::Busy { help, .. }
+            | Error::Verification { help, .. } => help.clone(),
             Error::Plan(p) => p.help.clone(),
             Error::Connect { .. } => {
                 "check --url / DATABASE_URL (or PGHOST, PGPORT, PGUSER, PGDATABASE) and that the server is running".into()
@@ -90,7 +96,9 @@ impl Error {
     /// The SQLSTATE, when the server sent one.
     pub fn sqlstate(&self) -> Option<&str> {
         match self {
-            Error::Database { source, .. } | Error::Connect { source, .. } => source.as_db_error().map(|d| d.code().code()),
+            Error::Database { source, .. } | Error::Connect { source, .. } => {
+                source.as_db_error().map(|d| d.code().code())
+            }
             _ => None,
         }
     }

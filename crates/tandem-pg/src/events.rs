@@ -6,12 +6,48 @@ use tandem_core::plan::{Phase, TableLock};
 
 #[derive(Debug, Clone)]
 pub enum Event {
-    WaitingForRunner { elapsed: Duration, holder: Option<String> },
-    PhaseStarted { phase: Phase, migration: String, total: usize, resuming_at: usize },
-    StepStarted { phase: Phase, index: usize, total: usize, description: String, locks: Vec<TableLock> },
-    StepDone { phase: Phase, index: usize, total: usize, elapsed: Duration },
-    LockRetry { description: String, attempt: u32, waited: Duration, next_delay: Duration },
-    PhaseDone { phase: Phase, migration: String, elapsed: Duration },
+    WaitingForRunner {
+        elapsed: Duration,
+        holder: Option<String>,
+    },
+    PhaseStarted {
+        phase: Phase,
+        migration: String,
+        total: usize,
+        resuming_at: usize,
+    },
+    StepStarted {
+        phase: Phase,
+        index: usize,
+        total: usize,
+        description: String,
+        locks: Vec<TableLock>,
+    },
+    StepDone {
+        phase: Phase,
+        index: usize,
+        total: usize,
+        elapsed: Duration,
+    },
+    LockRetry {
+        description: String,
+        attempt: u32,
+        waited: Duration,
+        next_delay: Duration,
+    },
+    PhaseDone {
+        phase: Phase,
+        migration: String,
+        elapsed: Duration,
+    },
+    /// A backfill batch committed (reported at most every half second, and at the end).
+    BackfillProgress {
+        table: String,
+        rows_done: i64,
+        rows_estimate: i64,
+        rows_per_second: f64,
+        finished: bool,
+    },
 }
 
 pub trait Reporter: Send + Sync {

@@ -42,7 +42,10 @@ pub fn backoff(attempt: u32) -> Duration {
 
 enum StepFailure {
     /// The server refused; `statement` is the statement that failed.
-    Db { source: tokio_postgres::Error, statement: String },
+    Db {
+        source: tokio_postgres::Error,
+        statement: String,
+    },
     Other(Error),
 }
 
@@ -59,6 +62,7 @@ fn is_lock_failure(e: &tokio_postgres::Error) -> bool {
 pub struct Executor<'a> {
     pub client: &'a mut Client,
     pub settings: &'a LockSettings,
+    pub backfill: &'a crate::backfill::BackfillSettings,
     pub reporter: &'a dyn Reporter,
     pub schema: &'a str,
     pub migration: &'a str,
@@ -78,7 +82,8 @@ impl Executor<'_> {
         });
         for (index, step) in steps.iter().enumerate().skip(done) {
             if step.needs_start_steps.is_some_and(|n| self.start_done < n) {
-                state::set_steps_done(&*self.client, self.schema, self.migration, index as i32 + 1).await?;
+                state::set_steps_done(&*self.client, self.schema, self.migration, index as i32 + 1)
+                    .await?;
                 continue;
             }
             self.reporter.event(Event::StepStarted {
@@ -105,7 +110,13 @@ impl Executor<'_> {
         Ok(())
     }
 
-    async fn run_step(&mut self, phase: Phase, index: usize, total: usize, step: &Step) -> Result<()> {
+    async fn run_step(
+        &mut self,
+        phase: Phase,
+        index: usize,
+        total: usize,
+        step: &Step,
+    ) -> Result<()> {
         let begun = Instant::now();
         let mut attempt = 0u32;
         loop {
@@ -150,18 +161,29 @@ impl Executor<'_> {
         }
     }
 
-    async fn try_in_transaction(&mut self, step: &Step, done_after: usize) -> Result<(), StepFailure> {
+    async fn try_in_transaction(
+        &mut self,
+        step: &Step,
+        done_after: usize,
+    ) -> Result<(), StepFailure> {
         let schema = self.schema.to_string();
         let migration = self.migration.to_string();
         let timeout_ms = self.settings.lock_timeout.as_millis();
-        let tx = self.client.transaction().await.map_err(|source| StepFailure::Db {
-            source,
-            statement: "BEGIN".into(),
-        })?;
+        let tx = self
+            .client
+            .transaction()
+            .await
+            .map_err(|source| StepFailure::Db {
+                source,
+                statement: "BEGIN".into(),
+            })?;
         let set = format!("SET LOCAL lock_timeout = {timeout_ms}");
         tx.batch_execute(&set)
             .await
-            .map_err(|source| StepFailure::Db { source, statement: set })?;
+            .map_err(|source| StepFailure::Db {
+                source,
+                statement: set,
+            })?;
         for statement in statements_of(&tx, step).await? {
             tx.batch_execute(&statement)
                 .await
@@ -179,19 +201,37 @@ impl Executor<'_> {
     /// EXCLUSIVE, which blocks neither reads nor writes, and they wait for older transactions
     /// to end; so they run without lock_timeout (a timeout would only leave invalid indexes
     /// behind). Such steps are written to be safe to run again.
-    async fn try_outside_transaction(&mut self, step: &Step, done_after: usize) -> Result<(), StepFailure> {
+    async fn try_outside_transaction(
+        &mut self,
+        step: &Step,
+        done_after: usize,
+    ) -> Result<(), StepFailure> {
         for statement in statements_of(&*self.client, step).await? {
             self.client
                 .batch_execute(&statement)
                 .await
                 .map_err(|source| StepFailure::Db { source, statement })?;
         }
-        state::set_steps_done(&*self.client, self.schema, self.migration, done_after as i32).await?;
+        state::set_steps_done(
+            &*self.client,
+            self.schema,
+            self.migration,
+            done_after as i32,
+        )
+        .await?;
         Ok(())
     }
 
     /// The lock budget ran out: say who holds the locks tandem wanted.
-    async fn budget_exhausted(&self, phase: Phase, index: usize, total: usize, step: &Step, attempts: u32, waited: Duration) -> Error {
+    async fn budget_exhausted(
+        &self,
+        phase: Phase,
+        index: usize,
+        total: usize,
+        step: &Step,
+        attempts: u32,
+        waited: Duration,
+    ) -> Error {
         let mut blockers = Vec::new();
         for l in &step.locks {
             if let Ok(rows) = self
@@ -237,7 +277,10 @@ impl Executor<'_> {
 
 /// A step's statements; a version schema's views are generated now, from the live catalog when
 /// the plan could not know the schema (after raw SQL).
-async fn statements_of(client: &impl GenericClient, step: &Step) -> Result<Vec<String>, StepFailure> {
+async fn statements_of(
+    client: &impl GenericClient,
+    step: &Step,
+) -> Result<Vec<String>, StepFailure> {
     match &step.action {
         Action::Sql { statements } => Ok(statements.clone()),
         Action::CreateVersionSchema(v) => {
@@ -247,6 +290,7 @@ async fn statements_of(client: &impl GenericClient, step: &Step) -> Result<Vec<S
             };
             Ok(v.render(&views))
         }
+        Action::Backfill(_) | Action::Verify(_) | Action::VerifyQueries { .. } => Ok(Vec::new()),
     }
 }
 
@@ -273,7 +317,11 @@ mod tests {
         for attempt in 1..30 {
             let d = backoff(attempt).as_millis() as u64;
             let full = (100u64 << (attempt - 1).min(16)).min(5_000);
-            assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d} not in [{}, {full}]", full / 2);
+            assert!(
+                d >= full / 2 && d <= full,
+                "attempt {attempt}: {d} not in [{}, {full}]",
+                full / 2
+            );
         }
     }
 }

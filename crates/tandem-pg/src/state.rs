@@ -31,6 +31,20 @@ CREATE TABLE IF NOT EXISTS tandem.migrations (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS migrations_one_active_per_schema
     ON tandem.migrations (schema) WHERE status = 'in_progress';
+CREATE TABLE IF NOT EXISTS tandem.backfills (
+    schema      text        NOT NULL,
+    migration   text        NOT NULL,
+    step        integer     NOT NULL,
+    table_name  text        NOT NULL,
+    walk        text        NOT NULL,
+    last_key    text[],
+    max_key     text[],
+    rows_done   bigint      NOT NULL DEFAULT 0,
+    batches     integer     NOT NULL DEFAULT 0,
+    done        boolean     NOT NULL DEFAULT false,
+    updated_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (schema, migration, step)
+);
 "#;
 
 /// Creates the state schema when it is missing. Callers hold the runner lock, so two tandem
@@ -78,7 +92,10 @@ impl Record {
     pub fn plan(&self) -> Result<Plan> {
         serde_json::from_value(self.plan.clone()).map_err(|e| {
             Error::usage(
-                format!("the stored plan of migration {} cannot be read: {e}", self.name),
+                format!(
+                    "the stored plan of migration {} cannot be read: {e}",
+                    self.name
+                ),
                 "this state was written by another tandem version; finish it with that version",
             )
         })
@@ -117,10 +134,14 @@ async fn query(client: &impl GenericClient, sql: String, schema: &str) -> Result
 
 /// The migration in progress on `schema`, if any.
 pub async fn active(client: &impl GenericClient, schema: &str) -> Result<Option<Record>> {
-    Ok(query(client, format!("{SELECT} WHERE schema = $1 AND status = 'in_progress'"), schema)
-        .await?
-        .into_iter()
-        .next())
+    Ok(query(
+        client,
+        format!("{SELECT} WHERE schema = $1 AND status = 'in_progress'"),
+        schema,
+    )
+    .await?
+    .into_iter()
+    .next())
 }
 
 /// The newest migration that is in progress or complete.
@@ -149,7 +170,10 @@ pub async fn latest_complete(client: &impl GenericClient, schema: &str) -> Resul
 
 pub async fn find(client: &impl GenericClient, schema: &str, name: &str) -> Result<Option<Record>> {
     let rows = client
-        .query(format!("{SELECT} WHERE schema = $1 AND name = $2").as_str(), &[&schema, &name])
+        .query(
+            format!("{SELECT} WHERE schema = $1 AND name = $2").as_str(),
+            &[&schema, &name],
+        )
         .await
         .map_err(|e| Error::db("reading tandem's history", e))?;
     Ok(rows.iter().map(record).next())
@@ -157,7 +181,12 @@ pub async fn find(client: &impl GenericClient, schema: &str, name: &str) -> Resu
 
 /// Every migration of `schema`, oldest first.
 pub async fn history(client: &impl GenericClient, schema: &str) -> Result<Vec<Record>> {
-    query(client, format!("{SELECT} WHERE schema = $1 ORDER BY started_at, name"), schema).await
+    query(
+        client,
+        format!("{SELECT} WHERE schema = $1 ORDER BY started_at, name"),
+        schema,
+    )
+    .await
 }
 
 pub struct NewMigration<'a> {
@@ -191,7 +220,12 @@ pub async fn insert(client: &impl GenericClient, m: NewMigration<'_>) -> Result<
 }
 
 /// Enters a phase (steps done back to 0) unless the record is already in it.
-pub async fn enter_phase(client: &impl GenericClient, schema: &str, name: &str, phase: Phase) -> Result<()> {
+pub async fn enter_phase(
+    client: &impl GenericClient,
+    schema: &str,
+    name: &str,
+    phase: Phase,
+) -> Result<()> {
     client
         .execute(
             "UPDATE tandem.migrations SET start_done = CASE WHEN phase = 'start' THEN steps_done ELSE start_done END, \
@@ -206,7 +240,12 @@ pub async fn enter_phase(client: &impl GenericClient, schema: &str, name: &str, 
 
 /// Records that `done` steps of the current phase are done; run inside the step's transaction
 /// so a step and its record commit together.
-pub async fn set_steps_done(client: &impl GenericClient, schema: &str, name: &str, done: i32) -> Result<()> {
+pub async fn set_steps_done(
+    client: &impl GenericClient,
+    schema: &str,
+    name: &str,
+    done: i32,
+) -> Result<()> {
     client
         .execute(
             "UPDATE tandem.migrations SET steps_done = $3, updated_at = now() WHERE schema = $1 AND name = $2",
@@ -217,7 +256,12 @@ pub async fn set_steps_done(client: &impl GenericClient, schema: &str, name: &st
     Ok(())
 }
 
-pub async fn finish(client: &impl GenericClient, schema: &str, name: &str, phase: Phase) -> Result<()> {
+pub async fn finish(
+    client: &impl GenericClient,
+    schema: &str,
+    name: &str,
+    phase: Phase,
+) -> Result<()> {
     let sql = match phase {
         Phase::Complete => "UPDATE tandem.migrations SET status = 'complete', completed_at = now(), updated_at = now() WHERE schema = $1 AND name = $2",
         Phase::Rollback => "UPDATE tandem.migrations SET status = 'rolled_back', rolled_back_at = now(), updated_at = now() WHERE schema = $1 AND name = $2",

@@ -19,7 +19,9 @@ async fn hold_lock(db: &common::Db, hold: Duration) -> tokio::task::JoinHandle<(
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
     let handle = tokio::spawn(async move {
         let tx = holder.transaction().await.unwrap();
-        tx.batch_execute("LOCK TABLE public.users IN ACCESS SHARE MODE").await.unwrap();
+        tx.batch_execute("LOCK TABLE public.users IN ACCESS SHARE MODE")
+            .await
+            .unwrap();
         let _ = ready_tx.send(());
         tokio::time::sleep(hold).await;
         tx.commit().await.unwrap();
@@ -32,7 +34,8 @@ async fn hold_lock(db: &common::Db, hold: Duration) -> tokio::task::JoinHandle<(
 async fn tandem_waits_for_a_lock_without_blocking_the_application() {
     let db = fresh_db().await;
     db.apply("01_users", BASELINE).await;
-    db.execute("INSERT INTO public.users (name) SELECT 'u' || g FROM generate_series(1, 1000) g").await;
+    db.execute("INSERT INTO public.users (name) SELECT 'u' || g FROM generate_series(1, 1000) g")
+        .await;
     let lock_timeout = Duration::from_millis(200);
     let holder = hold_lock(&db, Duration::from_secs(3)).await;
 
@@ -46,8 +49,14 @@ async fn tandem_waits_for_a_lock_without_blocking_the_application() {
             let mut statements = 0u32;
             while !stop.load(Ordering::Relaxed) {
                 let t = Instant::now();
-                client.query_one("SELECT count(*) FROM users", &[]).await.unwrap();
-                client.execute("INSERT INTO users (name) VALUES ('app')", &[]).await.unwrap();
+                client
+                    .query_one("SELECT count(*) FROM users", &[])
+                    .await
+                    .unwrap();
+                client
+                    .execute("INSERT INTO users (name) VALUES ('app')", &[])
+                    .await
+                    .unwrap();
                 worst = worst.max(t.elapsed());
                 statements += 2;
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -59,25 +68,41 @@ async fn tandem_waits_for_a_lock_without_blocking_the_application() {
     let began = Instant::now();
     let mut engine = db
         .engine_with(Settings {
-            locks: LockSettings { lock_timeout, retry_budget: Duration::from_secs(30) },
+            locks: LockSettings {
+                lock_timeout,
+                retry_budget: Duration::from_secs(30),
+            },
             ..settings()
         })
         .await;
-    engine.start(&migration("02_add", ADD)).await.expect("start succeeds once the lock is released");
+    engine
+        .start(&migration("02_add", ADD))
+        .await
+        .expect("start succeeds once the lock is released");
     let waited = began.elapsed();
     stop.store(true, Ordering::Relaxed);
     let (worst, statements) = app.await.unwrap();
     holder.await.unwrap();
     engine.complete().await.expect("complete");
 
-    assert!(waited >= Duration::from_millis(2500), "tandem must have waited for the lock holder, took {waited:?}");
-    assert!(statements > 50, "the application kept working ({statements} statements)");
+    assert!(
+        waited >= Duration::from_millis(2500),
+        "tandem must have waited for the lock holder, took {waited:?}"
+    );
+    assert!(
+        statements > 50,
+        "the application kept working ({statements} statements)"
+    );
     // A read or write queues behind tandem's waiting ALTER for at most lock_timeout.
     assert!(
         worst < lock_timeout + Duration::from_millis(400),
         "an application statement waited {worst:?}, more than lock_timeout ({lock_timeout:?}) allows"
     );
-    assert_eq!(db.scalar_i64("SELECT count(*) FROM public.users WHERE active").await, db.scalar_i64("SELECT count(*) FROM public.users").await);
+    assert_eq!(
+        db.scalar_i64("SELECT count(*) FROM public.users WHERE active")
+            .await,
+        db.scalar_i64("SELECT count(*) FROM public.users").await
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -87,15 +112,29 @@ async fn an_exhausted_lock_budget_fails_clearly_and_a_rerun_continues() {
     let holder = hold_lock(&db, Duration::from_secs(4)).await;
     let mut engine = db
         .engine_with(Settings {
-            locks: LockSettings { lock_timeout: Duration::from_millis(100), retry_budget: Duration::from_secs(1) },
+            locks: LockSettings {
+                lock_timeout: Duration::from_millis(100),
+                retry_budget: Duration::from_secs(1),
+            },
             ..settings()
         })
         .await;
     let m = migration("02_add", ADD);
-    let err = engine.start(&m).await.expect_err("the lock is held longer than the budget");
-    let Error::LockBudget { message, help } = &err else { panic!("expected a lock budget error, got {err}") };
-    assert!(message.contains("ACCESS EXCLUSIVE on public.users"), "{message}");
-    assert!(message.contains("held by public.users: pid"), "names the blocking session: {message}");
+    let err = engine
+        .start(&m)
+        .await
+        .expect_err("the lock is held longer than the budget");
+    let Error::LockBudget { message, help } = &err else {
+        panic!("expected a lock budget error, got {err}")
+    };
+    assert!(
+        message.contains("ACCESS EXCLUSIVE on public.users"),
+        "{message}"
+    );
+    assert!(
+        message.contains("held by public.users: pid"),
+        "names the blocking session: {message}"
+    );
     assert!(help.contains("run the same command again"), "{help}");
     // Nothing of the failed step happened; the state says start is under way at step 1.
     let status = engine.status().await.unwrap();
@@ -112,18 +151,33 @@ async fn a_second_runner_waits_then_fails_clearly() {
     let db = fresh_db().await;
     let other = db.client().await;
     other
-        .query_one("SELECT pg_advisory_lock($1)", &[&tandem_pg::runner_lock::RUNNER_LOCK_KEY])
+        .query_one(
+            "SELECT pg_advisory_lock($1)",
+            &[&tandem_pg::runner_lock::RUNNER_LOCK_KEY],
+        )
         .await
         .unwrap();
     let mut engine = db
-        .engine_with(Settings { wait_for_runner: Duration::from_millis(800), ..settings() })
+        .engine_with(Settings {
+            wait_for_runner: Duration::from_millis(800),
+            ..settings()
+        })
         .await;
     let began = Instant::now();
     let err = engine.init().await.expect_err("the runner lock is taken");
     assert!(began.elapsed() >= Duration::from_millis(800));
     assert!(matches!(err, Error::Busy { .. }), "{err}");
-    assert!(err.to_string().contains("another tandem is running"), "{err}");
+    assert!(
+        err.to_string().contains("another tandem is running"),
+        "{err}"
+    );
     assert!(err.to_string().contains("pid"), "names the holder: {err}");
-    other.query_one("SELECT pg_advisory_unlock($1)", &[&tandem_pg::runner_lock::RUNNER_LOCK_KEY]).await.unwrap();
+    other
+        .query_one(
+            "SELECT pg_advisory_unlock($1)",
+            &[&tandem_pg::runner_lock::RUNNER_LOCK_KEY],
+        )
+        .await
+        .unwrap();
     engine.init().await.expect("free again");
 }

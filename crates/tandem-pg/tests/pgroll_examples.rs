@@ -13,7 +13,10 @@ const FIRST_UNSUPPORTED: &str = "03_add_column";
 
 fn examples_dir() -> PathBuf {
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    for candidate in [here.join("../../../shared/compat/pgroll-examples"), here.join("../../shared/compat/pgroll-examples")] {
+    for candidate in [
+        here.join("../../../shared/compat/pgroll-examples"),
+        here.join("../../shared/compat/pgroll-examples"),
+    ] {
         if candidate.is_dir() {
             return candidate;
         }
@@ -42,18 +45,36 @@ async fn pgroll_examples_apply_in_order() {
     for m in &migrations {
         match engine.start(m).await {
             Ok(_) => {
-                engine.complete().await.unwrap_or_else(|e| panic!("complete {}: {e}", m.name));
+                engine
+                    .complete()
+                    .await
+                    .unwrap_or_else(|e| panic!("complete {}: {e}", m.name));
                 applied.push(m.name.clone());
             }
             Err(e) => {
-                assert_eq!(m.name, FIRST_UNSUPPORTED, "{} failed: {e} ({})", m.name, e.help());
+                assert_eq!(
+                    m.name,
+                    FIRST_UNSUPPORTED,
+                    "{} failed: {e} ({})",
+                    m.name,
+                    e.help()
+                );
                 assert!(e.to_string().contains("backfill"), "says why: {e}");
                 let status = engine.status().await.unwrap();
-                assert_eq!(status.status, "complete", "the failed start left nothing in progress");
-                assert_eq!(status.migration.as_deref(), applied.last().map(String::as_str));
+                assert_eq!(
+                    status.status, "complete",
+                    "the failed start left nothing in progress"
+                );
+                assert_eq!(
+                    status.migration.as_deref(),
+                    applied.last().map(String::as_str)
+                );
                 return;
             }
         }
     }
-    panic!("every example applied: update FIRST_UNSUPPORTED (applied {})", applied.len());
+    panic!(
+        "every example applied: update FIRST_UNSUPPORTED (applied {})",
+        applied.len()
+    );
 }

@@ -25,11 +25,18 @@ const SEED: &str = "INSERT INTO public.teams (title) VALUES ('red'), ('blue');
 INSERT INTO public.users (name, email) SELECT 'seed ' || g, 'seed' || g || '@x' FROM generate_series(1, 50) g;";
 
 async fn count(c: &tokio_postgres::Client, sql: &str) -> i64 {
-    c.query_one(sql, &[]).await.unwrap_or_else(|e| panic!("{sql}: {e:?}")).get(0)
+    c.query_one(sql, &[])
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+        .get(0)
 }
 
 async fn fails_with(c: &tokio_postgres::Client, sql: &str, state: &SqlState) {
-    let err = c.batch_execute(sql).await.err().unwrap_or_else(|| panic!("`{sql}` should fail"));
+    let err = c
+        .batch_execute(sql)
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("`{sql}` should fail"));
     assert_eq!(err.code(), Some(state), "`{sql}`: {err:?}");
 }
 
@@ -189,17 +196,41 @@ async fn drop_column() {
         SEED,
         migration,
         |v| async move {
-            fails_with(&v.new, "SELECT email FROM users", &SqlState::UNDEFINED_COLUMN).await;
-            v.old.batch_execute("INSERT INTO users (name, email) VALUES ('old row', 'kept@x')").await.unwrap();
-            v.new.batch_execute("INSERT INTO users (name) VALUES ('new row')").await.unwrap();
-            assert_eq!(count(&v.old, "SELECT count(*) FROM users WHERE name = 'new row' AND email IS NULL").await, 1);
-            assert_eq!(count(&v.new, "SELECT count(*) FROM users WHERE name = 'old row'").await, 1);
+            fails_with(
+                &v.new,
+                "SELECT email FROM users",
+                &SqlState::UNDEFINED_COLUMN,
+            )
+            .await;
+            v.old
+                .batch_execute("INSERT INTO users (name, email) VALUES ('old row', 'kept@x')")
+                .await
+                .unwrap();
+            v.new
+                .batch_execute("INSERT INTO users (name) VALUES ('new row')")
+                .await
+                .unwrap();
+            assert_eq!(
+                count(
+                    &v.old,
+                    "SELECT count(*) FROM users WHERE name = 'new row' AND email IS NULL"
+                )
+                .await,
+                1
+            );
+            assert_eq!(
+                count(&v.new, "SELECT count(*) FROM users WHERE name = 'old row'").await,
+                1
+            );
         },
         |v, ending| async move {
             match ending {
                 Ending::Complete => assert_eq!(column_names(&v, "users").await, ["id", "name"]),
                 Ending::Rollback => {
-                    assert_eq!(count(&v.old, "SELECT count(*) FROM users WHERE email = 'kept@x'").await, 1);
+                    assert_eq!(
+                        count(&v.old, "SELECT count(*) FROM users WHERE email = 'kept@x'").await,
+                        1
+                    );
                 }
             }
         },
@@ -215,24 +246,51 @@ async fn rename_table() {
         SEED,
         migration,
         |v| async move {
-            v.old.batch_execute("INSERT INTO teams (title) VALUES ('old team')").await.unwrap();
-            v.new.batch_execute("INSERT INTO squads (title) VALUES ('new squad')").await.unwrap();
-            assert_eq!(count(&v.new, "SELECT count(*) FROM squads WHERE title = 'old team'").await, 1);
-            assert_eq!(count(&v.old, "SELECT count(*) FROM teams WHERE title = 'new squad'").await, 1);
+            v.old
+                .batch_execute("INSERT INTO teams (title) VALUES ('old team')")
+                .await
+                .unwrap();
+            v.new
+                .batch_execute("INSERT INTO squads (title) VALUES ('new squad')")
+                .await
+                .unwrap();
+            assert_eq!(
+                count(
+                    &v.new,
+                    "SELECT count(*) FROM squads WHERE title = 'old team'"
+                )
+                .await,
+                1
+            );
+            assert_eq!(
+                count(
+                    &v.old,
+                    "SELECT count(*) FROM teams WHERE title = 'new squad'"
+                )
+                .await,
+                1
+            );
             fails_with(&v.new, "SELECT 1 FROM teams", &SqlState::UNDEFINED_TABLE).await;
         },
         |v, ending| async move {
             let c = v.db.client().await;
             let exists = |t: &'static str| {
                 let c = &c;
-                async move { c.query_one("SELECT to_regclass($1) IS NOT NULL", &[&t]).await.unwrap().get::<_, bool>(0) }
+                async move {
+                    c.query_one("SELECT to_regclass($1) IS NOT NULL", &[&t])
+                        .await
+                        .unwrap()
+                        .get::<_, bool>(0)
+                }
             };
             match ending {
                 Ending::Complete => {
                     assert!(exists("public.squads").await && !exists("public.teams").await);
                     assert_eq!(count(&v.new, "SELECT count(*) FROM squads").await, 4);
                 }
-                Ending::Rollback => assert!(exists("public.teams").await && !exists("public.squads").await),
+                Ending::Rollback => {
+                    assert!(exists("public.teams").await && !exists("public.squads").await)
+                }
             }
         },
     )
@@ -248,15 +306,37 @@ async fn drop_table() {
         migration,
         |v| async move {
             fails_with(&v.new, "SELECT 1 FROM teams", &SqlState::UNDEFINED_TABLE).await;
-            v.old.batch_execute("INSERT INTO teams (title) VALUES ('still used by old')").await.unwrap();
-            v.new.batch_execute("INSERT INTO users (name) VALUES ('new row')").await.unwrap();
-            assert_eq!(count(&v.old, "SELECT count(*) FROM users WHERE name = 'new row'").await, 1);
+            v.old
+                .batch_execute("INSERT INTO teams (title) VALUES ('still used by old')")
+                .await
+                .unwrap();
+            v.new
+                .batch_execute("INSERT INTO users (name) VALUES ('new row')")
+                .await
+                .unwrap();
+            assert_eq!(
+                count(&v.old, "SELECT count(*) FROM users WHERE name = 'new row'").await,
+                1
+            );
         },
         |v, ending| async move {
-            let gone: bool = v.db.client().await.query_one("SELECT to_regclass('public.teams') IS NULL", &[]).await.unwrap().get(0);
+            let gone: bool =
+                v.db.client()
+                    .await
+                    .query_one("SELECT to_regclass('public.teams') IS NULL", &[])
+                    .await
+                    .unwrap()
+                    .get(0);
             assert_eq!(gone, ending == Ending::Complete);
             if ending == Ending::Rollback {
-                assert_eq!(count(&v.old, "SELECT count(*) FROM teams WHERE title = 'still used by old'").await, 1);
+                assert_eq!(
+                    count(
+                        &v.old,
+                        "SELECT count(*) FROM teams WHERE title = 'still used by old'"
+                    )
+                    .await,
+                    1
+                );
             }
         },
     )
@@ -283,18 +363,46 @@ operations:
         SEED,
         migration,
         |v| async move {
-            v.new.batch_execute("INSERT INTO projects (owner_id, title) VALUES (1, 'p1')").await.unwrap();
-            fails_with(&v.new, "INSERT INTO projects (owner_id, title) VALUES (1, '')", &SqlState::CHECK_VIOLATION).await;
-            fails_with(&v.new, "INSERT INTO projects (owner_id, title, budget) VALUES (1, 'p2', -1)", &SqlState::CHECK_VIOLATION).await;
+            v.new
+                .batch_execute("INSERT INTO projects (owner_id, title) VALUES (1, 'p1')")
+                .await
+                .unwrap();
+            fails_with(
+                &v.new,
+                "INSERT INTO projects (owner_id, title) VALUES (1, '')",
+                &SqlState::CHECK_VIOLATION,
+            )
+            .await;
+            fails_with(
+                &v.new,
+                "INSERT INTO projects (owner_id, title, budget) VALUES (1, 'p2', -1)",
+                &SqlState::CHECK_VIOLATION,
+            )
+            .await;
             fails_with(&v.old, "SELECT 1 FROM projects", &SqlState::UNDEFINED_TABLE).await;
-            v.old.batch_execute("INSERT INTO users (name) VALUES ('old row')").await.unwrap();
-            assert_eq!(count(&v.new, "SELECT count(*) FROM users WHERE name = 'old row'").await, 1);
+            v.old
+                .batch_execute("INSERT INTO users (name) VALUES ('old row')")
+                .await
+                .unwrap();
+            assert_eq!(
+                count(&v.new, "SELECT count(*) FROM users WHERE name = 'old row'").await,
+                1
+            );
         },
         |v, ending| async move {
-            let exists: bool = v.db.client().await.query_one("SELECT to_regclass('public.projects') IS NOT NULL", &[]).await.unwrap().get(0);
+            let exists: bool =
+                v.db.client()
+                    .await
+                    .query_one("SELECT to_regclass('public.projects') IS NOT NULL", &[])
+                    .await
+                    .unwrap()
+                    .get(0);
             assert_eq!(exists, ending == Ending::Complete);
             if ending == Ending::Complete {
-                assert_eq!(count(&v.new, "SELECT count(*) FROM projects WHERE budget = 0").await, 1);
+                assert_eq!(
+                    count(&v.new, "SELECT count(*) FROM projects WHERE budget = 0").await,
+                    1
+                );
             }
         },
     )
@@ -315,11 +423,20 @@ operations:
         migration,
         |v| async move {
             // The raw SQL's table appears in the new version, generated from the catalog.
-            v.new.batch_execute("INSERT INTO tags (label) VALUES ('t')").await.unwrap();
+            v.new
+                .batch_execute("INSERT INTO tags (label) VALUES ('t')")
+                .await
+                .unwrap();
             fails_with(&v.old, "SELECT 1 FROM tags", &SqlState::UNDEFINED_TABLE).await;
         },
         |v, ending| async move {
-            let exists: bool = v.db.client().await.query_one("SELECT to_regclass('public.tags') IS NOT NULL", &[]).await.unwrap().get(0);
+            let exists: bool =
+                v.db.client()
+                    .await
+                    .query_one("SELECT to_regclass('public.tags') IS NOT NULL", &[])
+                    .await
+                    .unwrap()
+                    .get(0);
             assert_eq!(exists, ending == Ending::Complete);
         },
     )
@@ -345,21 +462,51 @@ operations:
         SEED,
         migration,
         |v| async move {
-            v.new.batch_execute("INSERT INTO members (display_name, score) VALUES ('new member', 5)").await.unwrap();
-            v.old.batch_execute("INSERT INTO users (name, email) VALUES ('old user', 'o@x')").await.unwrap();
-            assert_eq!(count(&v.new, "SELECT count(*) FROM members WHERE display_name = 'old user' AND score = 0").await, 1);
-            assert_eq!(count(&v.old, "SELECT count(*) FROM users WHERE name = 'new member' AND email IS NULL").await, 1);
+            v.new
+                .batch_execute("INSERT INTO members (display_name, score) VALUES ('new member', 5)")
+                .await
+                .unwrap();
+            v.old
+                .batch_execute("INSERT INTO users (name, email) VALUES ('old user', 'o@x')")
+                .await
+                .unwrap();
+            assert_eq!(
+                count(
+                    &v.new,
+                    "SELECT count(*) FROM members WHERE display_name = 'old user' AND score = 0"
+                )
+                .await,
+                1
+            );
+            assert_eq!(
+                count(
+                    &v.old,
+                    "SELECT count(*) FROM users WHERE name = 'new member' AND email IS NULL"
+                )
+                .await,
+                1
+            );
         },
         |v, ending| async move {
             match ending {
                 Ending::Complete => {
-                    assert_eq!(column_names(&v, "members").await, ["id", "display_name", "score"]);
-                    let comment: Option<String> = v.db.client().await
-                        .query_one("SELECT obj_description('public.teams'::regclass)", &[]).await.unwrap().get(0);
+                    assert_eq!(
+                        column_names(&v, "members").await,
+                        ["id", "display_name", "score"]
+                    );
+                    let comment: Option<String> =
+                        v.db.client()
+                            .await
+                            .query_one("SELECT obj_description('public.teams'::regclass)", &[])
+                            .await
+                            .unwrap()
+                            .get(0);
                     assert_eq!(comment.as_deref(), Some("set at complete"));
                     assert_eq!(count(&v.new, "SELECT count(*) FROM members").await, 52);
                 }
-                Ending::Rollback => assert_eq!(column_names(&v, "users").await, ["id", "name", "email"]),
+                Ending::Rollback => {
+                    assert_eq!(column_names(&v, "users").await, ["id", "name", "email"])
+                }
             }
         },
     )

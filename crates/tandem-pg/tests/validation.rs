@@ -9,8 +9,16 @@ const BASELINE: &str = "operations:\n  - create_table:\n      name: users\n     
 
 /// What a failed command must leave as it was.
 async fn state_of(db: &common::Db) -> (Vec<String>, serde_json::Value, i64) {
-    let has_state = db.scalar_i64("SELECT (to_regclass('tandem.migrations') IS NOT NULL)::int::bigint").await == 1;
-    let in_progress = if has_state { db.scalar_i64("SELECT count(*) FROM tandem.migrations").await } else { -1 };
+    let has_state = db
+        .scalar_i64("SELECT (to_regclass('tandem.migrations') IS NOT NULL)::int::bigint")
+        .await
+        == 1;
+    let in_progress = if has_state {
+        db.scalar_i64("SELECT count(*) FROM tandem.migrations")
+            .await
+    } else {
+        -1
+    };
     (db.schemas().await, db.snapshot().await, in_progress)
 }
 
@@ -19,16 +27,35 @@ fn unknown_fields_are_errors_with_their_line() {
     let text = "operations:\n  - add_column:\n      table: users\n      column:\n        name: x\n        type: int\n        nulable: true\n";
     let err = Migration::parse("03_x", "03_x.yaml", text, false).expect_err("typo");
     assert_eq!(err.line, Some(7), "{err}");
-    assert!(err.message.contains("unknown field `nulable`"), "{}", err.message);
-    assert!(err.message.contains("nullable"), "lists the valid fields: {}", err.message);
+    assert!(
+        err.message.contains("unknown field `nulable`"),
+        "{}",
+        err.message
+    );
+    assert!(
+        err.message.contains("nullable"),
+        "lists the valid fields: {}",
+        err.message
+    );
 }
 
 #[test]
 fn unknown_operations_and_json_errors_have_lines() {
-    let err = Migration::parse("m", "m.yaml", "operations:\n  - make_it_so: {}\n", false).expect_err("unknown op");
+    let err = Migration::parse("m", "m.yaml", "operations:\n  - make_it_so: {}\n", false)
+        .expect_err("unknown op");
     assert_eq!(err.line, Some(2));
-    assert!(err.message.contains("make_it_so") && err.message.contains("create_table"), "{}", err.message);
-    let err = Migration::parse("m", "m.json", "{\n  \"operations\": [\n    {\"drop_table\": {\"name\": 1}}\n  ]\n}", true).expect_err("bad type");
+    assert!(
+        err.message.contains("make_it_so") && err.message.contains("create_table"),
+        "{}",
+        err.message
+    );
+    let err = Migration::parse(
+        "m",
+        "m.json",
+        "{\n  \"operations\": [\n    {\"drop_table\": {\"name\": 1}}\n  ]\n}",
+        true,
+    )
+    .expect_err("bad type");
     assert_eq!(err.line, Some(3));
     let err = Migration::parse("m", "m.yaml", "operations: []\n", false).expect_err("empty");
     assert!(err.message.contains("no operations"));
@@ -38,7 +65,8 @@ fn unknown_operations_and_json_errors_have_lines() {
 async fn invalid_migrations_change_nothing() {
     let db = fresh_db().await;
     let before = state_of(&db).await;
-    db.execute("CREATE TABLE public.users (id serial PRIMARY KEY, name text NOT NULL)").await;
+    db.execute("CREATE TABLE public.users (id serial PRIMARY KEY, name text NOT NULL)")
+        .await;
     let before_with_table = state_of(&db).await;
     assert_ne!(before, before_with_table);
     let cases: &[(&str, &str, usize)] = &[
@@ -80,12 +108,29 @@ async fn invalid_migrations_change_nothing() {
     ];
     for (yaml, expected, line) in cases {
         let mut engine = db.engine().await;
-        let err = engine.start(&migration("02_bad", yaml)).await.expect_err(expected);
-        let tandem_pg::Error::Plan(plan) = &err else { panic!("expected a validation error for {expected}, got {err}") };
-        assert!(plan.message.contains(expected), "expected `{expected}` in `{}`", plan.message);
-        assert_eq!(plan.line, Some(*line), "line of the operation at fault for {expected}");
+        let err = engine
+            .start(&migration("02_bad", yaml))
+            .await
+            .expect_err(expected);
+        let tandem_pg::Error::Plan(plan) = &err else {
+            panic!("expected a validation error for {expected}, got {err}")
+        };
+        assert!(
+            plan.message.contains(expected),
+            "expected `{expected}` in `{}`",
+            plan.message
+        );
+        assert_eq!(
+            plan.line,
+            Some(*line),
+            "line of the operation at fault for {expected}"
+        );
         assert!(!plan.help.is_empty());
-        assert_eq!(state_of(&db).await, before_with_table, "a failed validation changed the database ({expected})");
+        assert_eq!(
+            state_of(&db).await,
+            before_with_table,
+            "a failed validation changed the database ({expected})"
+        );
     }
     // An invalid type in a default is reported by the server and changes nothing either.
     let mut engine = db.engine().await;
@@ -102,34 +147,71 @@ async fn one_migration_at_a_time_and_status_says_where_to_point_clients() {
     let db = fresh_db().await;
     let mut engine = db.engine().await;
     let status = engine.status().await.unwrap();
-    assert_eq!((status.migration.as_deref(), status.status.as_str(), status.version_schema.as_deref()), (None, "none", None));
-    engine.start(&migration("01_users", BASELINE)).await.unwrap();
+    assert_eq!(
+        (
+            status.migration.as_deref(),
+            status.status.as_str(),
+            status.version_schema.as_deref()
+        ),
+        (None, "none", None)
+    );
+    engine
+        .start(&migration("01_users", BASELINE))
+        .await
+        .unwrap();
     let status = engine.status().await.unwrap();
     assert_eq!(status.status, "in_progress");
     assert_eq!(status.version_schema.as_deref(), Some("public_01_users"));
     let err = engine
-        .start(&migration("02_more", "operations:\n  - drop_table: {name: users}\n"))
+        .start(&migration(
+            "02_more",
+            "operations:\n  - drop_table: {name: users}\n",
+        ))
         .await
         .expect_err("one at a time");
-    assert!(err.to_string().contains("`01_users` is in progress"), "{err}");
-    assert_eq!(engine.start(&migration("01_users", BASELINE)).await.unwrap(), tandem_pg::StartOutcome::AlreadyStarted);
+    assert!(
+        err.to_string().contains("`01_users` is in progress"),
+        "{err}"
+    );
+    assert_eq!(
+        engine
+            .start(&migration("01_users", BASELINE))
+            .await
+            .unwrap(),
+        tandem_pg::StartOutcome::AlreadyStarted
+    );
     engine.complete().await.unwrap();
     let status = engine.status().await.unwrap();
-    assert_eq!((status.migration.as_deref(), status.status.as_str()), (Some("01_users"), "complete"));
+    assert_eq!(
+        (status.migration.as_deref(), status.status.as_str()),
+        (Some("01_users"), "complete")
+    );
     let err = engine.complete().await.expect_err("nothing in progress");
-    assert!(err.to_string().contains("no migration is in progress"), "{err}");
-    let err = engine.start(&migration("01_users", BASELINE)).await.expect_err("already applied");
+    assert!(
+        err.to_string().contains("no migration is in progress"),
+        "{err}"
+    );
+    let err = engine
+        .start(&migration("01_users", BASELINE))
+        .await
+        .expect_err("already applied");
     assert!(err.to_string().contains("already complete"), "{err}");
     let history = engine.history().await.unwrap();
     assert_eq!(history.len(), 1);
-    assert_eq!(history[0].checksum, migration("01_users", BASELINE).checksum());
+    assert_eq!(
+        history[0].checksum,
+        migration("01_users", BASELINE).checksum()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn custom_version_schema_names_are_used() {
     let db = fresh_db().await;
-    db.apply("01_users", &format!("version_schema: app_v1\n{BASELINE}")).await;
+    db.apply("01_users", &format!("version_schema: app_v1\n{BASELINE}"))
+        .await;
     assert_eq!(db.schemas().await, ["app_v1", "public", "tandem"]);
     let c = db.client_on("app_v1").await;
-    c.batch_execute("INSERT INTO users (name) VALUES ('through app_v1')").await.unwrap();
+    c.batch_execute("INSERT INTO users (name) VALUES ('through app_v1')")
+        .await
+        .unwrap();
 }

@@ -35,12 +35,21 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Report> {
             retry_budget: g.lock_retry_budget,
         },
         wait_for_runner: g.wait_for_runner,
+        backfill: tandem_pg::backfill::BackfillSettings {
+            batch_time: g.backfill_batch_time,
+            batch_size: g.backfill_batch_size,
+            pause: g.backfill_pause,
+        },
     };
     let reporter = Arc::new(Printer::new(g.quiet));
     let mut engine = Engine::connect(&ConnectOptions { url: g.url.clone() }, settings, reporter)
         .await
         .map_err(pg_error)?;
-    let m = || migration.as_ref().ok_or_else(|| miette::miette!("no migration file"));
+    let m = || {
+        migration
+            .as_ref()
+            .ok_or_else(|| miette::miette!("no migration file"))
+    };
     match cli.command {
         Command::Init => {
             engine.init().await.map_err(pg_error)?;
@@ -69,12 +78,23 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Report> {
             println!("migration {name} is rolled back");
         }
         Command::Migrate { complete, .. } => {
-            let applied = engine.migrate(&migrations, complete).await.map_err(pg_error)?;
+            let applied = engine
+                .migrate(&migrations, complete)
+                .await
+                .map_err(pg_error)?;
             if applied.is_empty() {
                 println!("nothing to apply: every migration is applied");
             } else {
-                println!("applied {} migration(s): {}", applied.len(), applied.join(", "));
+                println!(
+                    "applied {} migration(s): {}",
+                    applied.len(),
+                    applied.join(", ")
+                );
             }
+        }
+        Command::Verify => {
+            let name = engine.verify().await.map_err(pg_error)?;
+            println!("migration {name}: every row verified");
         }
         Command::Status { json } => {
             let status = engine.status().await.map_err(pg_error)?;

@@ -14,11 +14,17 @@ fn json<T: serde::Serialize>(value: &T) {
 
 pub fn started(status: &Status) {
     if let Some(v) = &status.version_schema {
-        println!("migration {} is started", status.migration.as_deref().unwrap_or("?"));
+        println!(
+            "migration {} is started",
+            status.migration.as_deref().unwrap_or("?")
+        );
         println!("  new clients: SET search_path TO {v}");
         match &status.previous_version_schema {
             Some(p) => println!("  old clients: SET search_path TO {p} (until `tandem complete`)"),
-            None => println!("  old clients: keep using schema {} directly (until `tandem complete`)", status.schema),
+            None => println!(
+                "  old clients: keep using schema {} directly (until `tandem complete`)",
+                status.schema
+            ),
         }
     }
 }
@@ -101,7 +107,11 @@ pub fn plan(plan: &Plan, as_json: bool) {
                     .collect::<Vec<_>>()
                     .join(", ")
             };
-            let tx = if step.transactional { "" } else { ", outside a transaction" };
+            let tx = if step.transactional {
+                ""
+            } else {
+                ", outside a transaction"
+            };
             println!("  {}. {}  [{locks}{tx}]", i + 1, step.description);
             for s in step.statements() {
                 println!("       {s};");

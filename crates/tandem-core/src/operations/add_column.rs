@@ -238,6 +238,7 @@ impl Plannable for AddColumn {
                     LockMode::AccessExclusive,
                 )],
             )],
+            ..OperationSteps::default()
         })
     }
 }

@@ -165,6 +165,7 @@ impl Plannable for CreateTable {
                 )],
                 vec![lock(&ctx.schema, &self.name, LockMode::AccessExclusive)],
             )],
+            ..OperationSteps::default()
         })
     }
 }

@@ -55,8 +55,7 @@ impl Plannable for DropColumn {
             t.indexes.retain(|i| !i.columns.contains(&self.column));
         }
         Ok(OperationSteps {
-            start: vec![],
-            complete: vec![Step::sql(
+            contract: vec![Step::sql(
                 format!("drop column {}.{}", self.table, self.column),
                 vec![format!(
                     "ALTER TABLE {} DROP COLUMN {}",
@@ -69,7 +68,7 @@ impl Plannable for DropColumn {
                     LockMode::AccessExclusive,
                 )],
             )],
-            rollback: vec![],
+            ..OperationSteps::default()
         })
     }
 }

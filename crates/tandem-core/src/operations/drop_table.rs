@@ -21,13 +21,12 @@ impl Plannable for DropTable {
         let physical = t.physical.clone();
         schema.tables.retain(|t| t.name != self.name);
         Ok(OperationSteps {
-            start: vec![],
-            complete: vec![Step::sql(
+            contract: vec![Step::sql(
                 format!("drop table {}", self.name),
                 vec![format!("DROP TABLE {}", qualified(&ctx.schema, &physical))],
                 vec![lock(&ctx.schema, &physical, LockMode::AccessExclusive)],
             )],
-            rollback: vec![],
+            ..OperationSteps::default()
         })
     }
 }

@@ -21,7 +21,9 @@ pub struct Db {
 }
 
 pub async fn connect(url: &str) -> Client {
-    let (client, conn) = tokio_postgres::connect(url, NoTls).await.expect("connect to the test cluster");
+    let (client, conn) = tokio_postgres::connect(url, NoTls)
+        .await
+        .expect("connect to the test cluster");
     tokio::spawn(async move {
         let _ = conn.await;
     });
@@ -30,17 +32,25 @@ pub async fn connect(url: &str) -> Client {
 
 /// A new empty database on this test binary's cluster.
 pub async fn fresh_db() -> Db {
-    let cluster = tokio::task::spawn_blocking(|| tandem_ephemeral::shared().map(|c| c.url("postgres")))
-        .await
-        .expect("join")
-        .expect("start the throwaway PostgreSQL cluster");
-    let name = format!("t_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
+    let cluster =
+        tokio::task::spawn_blocking(|| tandem_ephemeral::shared().map(|c| c.url("postgres")))
+            .await
+            .expect("join")
+            .expect("start the throwaway PostgreSQL cluster");
+    let name = format!(
+        "t_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    );
     let admin = connect(&cluster).await;
     admin
         .batch_execute(&format!("CREATE DATABASE {}", ident(&name)))
         .await
         .expect("create test database");
-    let url = cluster.rsplit_once('/').map(|(base, _)| format!("{base}/{name}")).expect("url");
+    let url = cluster
+        .rsplit_once('/')
+        .map(|(base, _)| format!("{base}/{name}"))
+        .expect("url");
     Db { url, name }
 }
 
@@ -67,7 +77,9 @@ impl Db {
     /// A client whose search_path is `path` (a version schema), as an application would set it.
     pub async fn client_on(&self, path: &str) -> Client {
         let c = self.client().await;
-        c.batch_execute(&format!("SET search_path TO {}", ident(path))).await.expect("set search_path");
+        c.batch_execute(&format!("SET search_path TO {}", ident(path)))
+            .await
+            .expect("set search_path");
         c
     }
 
@@ -76,24 +88,43 @@ impl Db {
     }
 
     pub async fn engine_with(&self, settings: Settings) -> Engine {
-        Engine::connect(&ConnectOptions { url: Some(self.url.clone()) }, settings, Arc::new(Silent))
-            .await
-            .expect("engine connects")
+        Engine::connect(
+            &ConnectOptions {
+                url: Some(self.url.clone()),
+            },
+            settings,
+            Arc::new(Silent),
+        )
+        .await
+        .expect("engine connects")
     }
 
     pub async fn execute(&self, sql: &str) {
-        self.client().await.batch_execute(sql).await.unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+        self.client()
+            .await
+            .batch_execute(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
     }
 
     pub async fn scalar_i64(&self, sql: &str) -> i64 {
-        self.client().await.query_one(sql, &[]).await.unwrap_or_else(|e| panic!("{sql}: {e:?}")).get(0)
+        self.client()
+            .await
+            .query_one(sql, &[])
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+            .get(0)
     }
 
     /// Start and complete a migration.
     pub async fn apply(&self, name: &str, yaml: &str) {
         let mut e = self.engine().await;
-        e.start(&migration(name, yaml)).await.unwrap_or_else(|err| panic!("start {name}: {err}"));
-        e.complete().await.unwrap_or_else(|err| panic!("complete {name}: {err}"));
+        e.start(&migration(name, yaml))
+            .await
+            .unwrap_or_else(|err| panic!("start {name}: {err}"));
+        e.complete()
+            .await
+            .unwrap_or_else(|err| panic!("complete {name}: {err}"));
     }
 
     /// The user-visible schemas (not the system's).
@@ -115,7 +146,9 @@ impl Db {
     /// tables, columns, types, defaults, constraints, indexes, comments, functions, triggers.
     pub async fn snapshot(&self) -> serde_json::Value {
         let c = self.client().await;
-        let mut schema = tandem_pg::catalog::introspect(&c, "public").await.expect("introspect");
+        let mut schema = tandem_pg::catalog::introspect(&c, "public")
+            .await
+            .expect("introspect");
         for t in &mut schema.tables {
             t.estimated_rows = 0;
         }
@@ -158,8 +191,13 @@ pub enum Ending {
 /// `baseline` is applied (start + complete) first, so old clients use its version schema
 /// `public_<baseline name>`; `seed` SQL then fills the tables. Between start and the ending,
 /// `during` uses both clients; after the ending, `after` checks the result.
-pub async fn two_versions<D, DF, A, AF>(baseline: &str, seed: &str, migration_yaml: &str, during: D, after: A)
-where
+pub async fn two_versions<D, DF, A, AF>(
+    baseline: &str,
+    seed: &str,
+    migration_yaml: &str,
+    during: D,
+    after: A,
+) where
     D: Fn(Versions) -> DF,
     DF: Future<Output = ()>,
     A: Fn(Versions, Ending) -> AF,
@@ -189,23 +227,47 @@ where
         let rows_during = db.snapshot_rows().await;
         match ending {
             Ending::Complete => {
-                engine.complete().await.unwrap_or_else(|e| panic!("complete: {e} ({})", e.help()));
+                engine
+                    .complete()
+                    .await
+                    .unwrap_or_else(|e| panic!("complete: {e} ({})", e.help()));
                 assert_eq!(
                     db.schemas().await,
                     vec!["public", "public_02_change", "tandem"],
                     "after complete only the new version schema is left beside public and tandem's state"
                 );
                 let snap = db.snapshot().await;
-                assert_eq!(snap["extra"]["functions"], serde_json::json!([]), "no functions left behind");
-                assert_eq!(snap["extra"]["triggers"], serde_json::json!([]), "no triggers left behind");
+                assert_eq!(
+                    snap["extra"]["functions"],
+                    serde_json::json!([]),
+                    "no functions left behind"
+                );
+                assert_eq!(
+                    snap["extra"]["triggers"],
+                    serde_json::json!([]),
+                    "no triggers left behind"
+                );
             }
             Ending::Rollback => {
-                engine.rollback().await.unwrap_or_else(|e| panic!("rollback: {e} ({})", e.help()));
-                assert_eq!(db.schemas().await, vec!["public", "public_01_baseline", "tandem"]);
-                assert_eq!(db.snapshot().await, before, "rollback leaves the schema exactly as before");
+                engine
+                    .rollback()
+                    .await
+                    .unwrap_or_else(|e| panic!("rollback: {e} ({})", e.help()));
+                assert_eq!(
+                    db.schemas().await,
+                    vec!["public", "public_01_baseline", "tandem"]
+                );
+                assert_eq!(
+                    db.snapshot().await,
+                    before,
+                    "rollback leaves the schema exactly as before"
+                );
                 let rows_after = db.snapshot_rows().await;
                 let kept = db.project_onto_current_tables(&rows_during).await;
-                assert_eq!(rows_after, kept, "rollback keeps every row and value written meanwhile by either version");
+                assert_eq!(
+                    rows_after, kept,
+                    "rollback keeps every row and value written meanwhile by either version"
+                );
                 assert!(rows_after.len() >= rows_before.len());
             }
         }
@@ -216,7 +278,10 @@ where
 impl Db {
     /// `rows` (from [`Db::snapshot_rows`]) limited to the tables and columns that exist now:
     /// what must survive a rollback.
-    pub async fn project_onto_current_tables(&self, rows: &[serde_json::Value]) -> Vec<serde_json::Value> {
+    pub async fn project_onto_current_tables(
+        &self,
+        rows: &[serde_json::Value],
+    ) -> Vec<serde_json::Value> {
         let c = self.client().await;
         let mut columns: std::collections::BTreeMap<String, Vec<String>> = Default::default();
         for r in c
@@ -233,7 +298,10 @@ impl Db {
                 let cols = columns.get(table)?;
                 let mut o = serde_json::Map::new();
                 for k in cols {
-                    o.insert(k.clone(), row.get(k).cloned().unwrap_or(serde_json::Value::Null));
+                    o.insert(
+                        k.clone(),
+                        row.get(k).cloned().unwrap_or(serde_json::Value::Null),
+                    );
                 }
                 o.insert("_table".into(), serde_json::Value::String(table.into()));
                 Some(serde_json::Value::Object(o))

@@ -1,0 +1,251 @@
+//! The backfill: fills columns of every existing row, in batches on the table's key, each
+//! batch committed together with its checkpoint, so a killed backfill resumes where it stopped.
+//!
+//! The value is computed directly in the `UPDATE` (`SET new = <up>`): the dual-write trigger is
+//! skipped for the backfill's own writes (its `WHEN` clause tests `tandem.backfill`), so no
+//! PL/pgSQL function is called per row. Batch size adapts to a target batch duration.
+
+use crate::error::{Error, Result};
+use crate::events::{Event, Reporter};
+use crate::executor::{backoff, LockSettings};
+use crate::keys::{key_of, max_key, page_range, TableKey};
+use std::time::{Duration, Instant};
+use tandem_core::plan::Backfill;
+use tandem_core::quote::{ident, qualified};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::Client;
+
+/// How fast and how hard a backfill goes.
+#[derive(Debug, Clone)]
+pub struct BackfillSettings {
+    /// The duration each batch aims at; the batch size follows it.
+    pub batch_time: Duration,
+    /// A fixed batch size (rows, or pages when walking ctid), instead of the adaptive one.
+    pub batch_size: Option<i64>,
+    /// A pause between batches, to leave the server room.
+    pub pause: Duration,
+}
+
+impl Default for BackfillSettings {
+    fn default() -> Self {
+        BackfillSettings {
+            batch_time: Duration::from_millis(100),
+            batch_size: None,
+            pause: Duration::ZERO,
+        }
+    }
+}
+
+/// The next batch size: scaled towards the target duration, at most doubled or halved at once.
+pub fn next_batch_size(size: i64, elapsed: Duration, target: Duration, min: i64, max: i64) -> i64 {
+    let elapsed = elapsed.as_secs_f64().max(0.000_1);
+    let scaled = (size as f64 * target.as_secs_f64() / elapsed).round() as i64;
+    scaled.clamp(size / 2, size.saturating_mul(2)).clamp(min, max)
+}
+
+/// Where a backfill is: its checkpoint in `tandem.backfills`.
+struct Checkpoint {
+    last: Option<Vec<String>>,
+    max: Option<Vec<String>>,
+    rows_done: i64,
+    done: bool,
+}
+
+pub struct BackfillRun<'a> {
+    pub client: &'a mut Client,
+    pub state_schema: &'a str,
+    pub migration: &'a str,
+    pub step: i32,
+    pub settings: &'a BackfillSettings,
+    pub locks: &'a LockSettings,
+    pub reporter: &'a dyn Reporter,
+}
+
+impl BackfillRun<'_> {
+    pub async fn run(&mut self, spec: &Backfill) -> Result<i64> {
+        let rel = qualified(&spec.schema, &spec.table);
+        let key = key_of(&*self.client, &spec.schema, &spec.table).await?;
+        let mut cp = self.checkpoint(spec, &key).await?;
+        let total_estimate: i64 = self
+            .client
+            .query_one("SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = to_regclass($1)", &[&rel])
+            .await
+            .map_err(|e| Error::db("reading the table's size", e))?
+            .get(0);
+        let set = spec
+            .assignments
+            .iter()
+            .map(|(c, e)| format!("{} = {e}", ident(c)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let (min, max_size, mut size) = match key {
+            TableKey::Columns { .. } => (100, 500_000, 2_000),
+            TableKey::Ctid => (1, 20_000, 20),
+        };
+        if let Some(fixed) = self.settings.batch_size {
+            size = fixed.max(1);
+        }
+        let began = Instant::now();
+        let rows_at_start = cp.rows_done;
+        let mut last_report = Instant::now() - Duration::from_secs(60);
+        while !cp.done {
+            let batch_began = Instant::now();
+            let (upper, predicate) = match &key {
+                TableKey::Columns { names, .. } => {
+                    let sql = format!(
+                        "SELECT {} FROM {rel} WHERE {} ORDER BY {} OFFSET {} LIMIT 1",
+                        key.select_text(),
+                        key.range(cp.last.as_deref(), cp.max.as_deref()),
+                        key.order(false),
+                        size - 1
+                    );
+                    let row = self
+                        .client
+                        .query_opt(sql.as_str(), &[])
+                        .await
+                        .map_err(|e| Error::db(format!("finding the next batch of {rel}"), e))?;
+                    let upper = match row {
+                        Some(r) => (0..names.len()).map(|i| r.get::<_, String>(i)).collect(),
+                        None => cp.max.clone().unwrap_or_default(),
+                    };
+                    let predicate = key.range(cp.last.as_deref(), Some(&upper));
+                    (upper, predicate)
+                }
+                TableKey::Ctid => {
+                    let from: i64 = cp.last.as_ref().and_then(|l| l.first()).and_then(|p| p.parse().ok()).unwrap_or(0);
+                    let end: i64 = cp.max.as_ref().and_then(|m| m.first()).and_then(|p| p.parse().ok()).unwrap_or(0);
+                    let to = (from + size).min(end);
+                    (vec![to.to_string()], page_range(from, to))
+                }
+            };
+            let update = format!("UPDATE {rel} SET {set} WHERE {predicate}");
+            let rows = self.batch(&update, &upper, &cp.max).await?;
+            cp.rows_done += rows;
+            cp.done = Some(&upper) == cp.max.as_ref();
+            cp.last = Some(upper);
+            let elapsed = batch_began.elapsed();
+            if self.settings.batch_size.is_none() {
+                size = next_batch_size(size, elapsed, self.settings.batch_time, min, max_size);
+            }
+            if last_report.elapsed() >= Duration::from_millis(500) || cp.done {
+                let done_now = cp.rows_done - rows_at_start;
+                self.reporter.event(Event::BackfillProgress {
+                    table: spec.table.clone(),
+                    rows_done: cp.rows_done,
+                    rows_estimate: total_estimate.max(cp.rows_done),
+                    rows_per_second: done_now as f64 / began.elapsed().as_secs_f64().max(0.001),
+                    finished: cp.done,
+                });
+                last_report = Instant::now();
+            }
+            if !self.settings.pause.is_zero() && !cp.done {
+                tokio::time::sleep(self.settings.pause).await;
+            }
+        }
+        Ok(cp.rows_done)
+    }
+
+    /// Reads the checkpoint, or creates it with the table's largest key as the end.
+    async fn checkpoint(&mut self, spec: &Backfill, key: &TableKey) -> Result<Checkpoint> {
+        let row = self
+            .client
+            .query_opt(
+                "SELECT last_key, max_key, rows_done, done FROM tandem.backfills WHERE schema = $1 AND migration = $2 AND step = $3",
+                &[&self.state_schema, &self.migration, &self.step],
+            )
+            .await
+            .map_err(|e| Error::db("reading the backfill checkpoint", e))?;
+        if let Some(r) = row {
+            return Ok(Checkpoint {
+                last: r.get(0),
+                max: r.get(1),
+                rows_done: r.get(2),
+                done: r.get(3),
+            });
+        }
+        let max = max_key(&*self.client, &spec.schema, &spec.table, key).await?;
+        self.client
+            .execute(
+                "INSERT INTO tandem.backfills (schema, migration, step, table_name, walk, max_key, done) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[&self.state_schema, &self.migration, &self.step, &spec.table, &key.describe(), &max, &max.is_none()],
+            )
+            .await
+            .map_err(|e| Error::db("recording the backfill checkpoint", e))?;
+        Ok(Checkpoint {
+            last: None,
+            done: max.is_none(),
+            max,
+            rows_done: 0,
+        })
+    }
+
+    /// One batch and its checkpoint, in one transaction, retried on lock timeouts.
+    async fn batch(&mut self, update: &str, upper: &[String], max: &Option<Vec<String>>) -> Result<i64> {
+        let began = Instant::now();
+        let mut attempt = 0;
+        loop {
+            match self.try_batch(update, upper, max).await {
+                Ok(n) => return Ok(n),
+                Err(e) if is_retryable(&e) && began.elapsed() < self.locks.retry_budget => {
+                    attempt += 1;
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                Err(e) => {
+                    return Err(Error::Database {
+                        context: format!("a backfill batch failed (`{}`)", abbreviate(update)),
+                        help: "the rows before this batch are done and recorded; fix the cause (an `up` expression that fails or violates a constraint for some row?) and run the same command again to continue, or `tandem rollback`".into(),
+                        source: e,
+                    })
+                }
+            }
+        }
+    }
+
+    async fn try_batch(&mut self, update: &str, upper: &[String], max: &Option<Vec<String>>) -> Result<i64, tokio_postgres::Error> {
+        let done = Some(upper.to_vec()) == *max;
+        let tx = self.client.transaction().await?;
+        tx.batch_execute(&format!(
+            "SET LOCAL lock_timeout = {}; SET LOCAL tandem.backfill = 'on'",
+            self.locks.lock_timeout.as_millis()
+        ))
+        .await?;
+        let rows = tx.execute(update, &[]).await? as i64;
+        tx.execute(
+            "UPDATE tandem.backfills SET last_key = $4, rows_done = rows_done + $5, batches = batches + 1, done = $6, updated_at = now() \
+             WHERE schema = $1 AND migration = $2 AND step = $3",
+            &[&self.state_schema, &self.migration, &self.step, &upper, &rows, &done],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+}
+
+fn is_retryable(e: &tokio_postgres::Error) -> bool {
+    matches!(e.code(), Some(c) if *c == SqlState::LOCK_NOT_AVAILABLE || *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE)
+}
+
+fn abbreviate(s: &str) -> String {
+    let one: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one.chars().count() > 200 {
+        format!("{}…", one.chars().take(200).collect::<String>())
+    } else {
+        one
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_size_follows_the_target_time_within_bounds() {
+        let t = Duration::from_millis(100);
+        assert_eq!(next_batch_size(1000, Duration::from_millis(100), t, 100, 100_000), 1000);
+        assert_eq!(next_batch_size(1000, Duration::from_millis(50), t, 100, 100_000), 2000);
+        assert_eq!(next_batch_size(1000, Duration::from_millis(10), t, 100, 100_000), 2000, "at most doubled");
+        assert_eq!(next_batch_size(1000, Duration::from_secs(2), t, 100, 100_000), 500, "at most halved");
+        assert_eq!(next_batch_size(150, Duration::from_secs(2), t, 100, 100_000), 100, "never below the minimum");
+        assert_eq!(next_batch_size(90_000, Duration::from_millis(1), t, 100, 100_000), 100_000);
+    }
+}
