@@ -1,0 +1,29 @@
+//! Rendering findings: one module per `--format`.
+
+pub mod github;
+pub mod human;
+pub mod json;
+pub mod sarif;
+
+use crate::finding::Finding;
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+    Sarif,
+    Github,
+}
+
+/// The text of every linted file, for code frames.
+pub type Sources = HashMap<String, String>;
+
+pub fn render(format: Format, findings: &[Finding], sources: &Sources) -> String {
+    match format {
+        Format::Human => human::render(findings, sources),
+        Format::Json => json::render(findings),
+        Format::Sarif => sarif::render(findings),
+        Format::Github => github::render(findings),
+    }
+}
