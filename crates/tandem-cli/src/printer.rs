@@ -49,7 +49,11 @@ impl Printer {
         }
         let mut last = self.last_line.lock().unwrap_or_else(|p| p.into_inner());
         if finished || last.is_none_or(|t| t.elapsed() >= Duration::from_secs(5)) {
-            let eta = if rate > 0.0 && estimate > done { format!(", ETA {:.0}s", (estimate - done) as f64 / rate) } else { String::new() };
+            let eta = if rate > 0.0 && estimate > done {
+                format!(", ETA {:.0}s", (estimate - done) as f64 / rate)
+            } else {
+                String::new()
+            };
             eprintln!(
                 "    backfill {table}: {done} of ~{estimate} rows, {rate:.0} rows/s{eta}{}",
                 if finished { " (done)" } else { "" }

@@ -177,3 +177,80 @@ async fn killed_during_start_then_rolled_back_leaves_the_schema_as_before() {
     assert_eq!(db.snapshot().await, before);
     assert_eq!(db.schemas().await, ["public", "public_01_base", "tandem"]);
 }
+
+const ITEMS: &str = "operations:\n  - create_table:\n      name: items\n      columns:\n        - {name: id, type: serial, pk: true}\n        - {name: price, type: text, nullable: true}\n";
+const RETYPE: &str = "operations:\n  - alter_column:\n      table: items\n      column: price\n      type: numeric\n      up: CAST(price AS numeric)\n      down: CAST(price AS text)\n";
+
+async fn backfill_progress(db: &Db) -> Option<(i64, bool)> {
+    let c = db.client().await;
+    c.query_opt("SELECT rows_done, done FROM tandem.backfills", &[])
+        .await
+        .ok()
+        .flatten()
+        .map(|r| (r.get(0), r.get(1)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_killed_with_sigkill_resumes_where_it_stopped() {
+    let dir = tempdir::Dir::new();
+    let base = dir.path().join("01_items.yaml");
+    let change = dir.path().join("02_retype.yaml");
+    std::fs::write(&base, ITEMS).unwrap();
+    std::fs::write(&change, RETYPE).unwrap();
+    let db = fresh_db().await;
+    run_ok(&db, &["start", path(&base), "--complete"]);
+    let rows = 60_000;
+    db.execute(&format!("INSERT INTO public.items (price) SELECT (g % 1000)::text || '.5' FROM generate_series(1, {rows}) g")).await;
+
+    let mut child = tandem(
+        &db,
+        &[
+            "start",
+            path(&change),
+            "--backfill-batch-size",
+            "1000",
+            "--backfill-pause",
+            "30ms",
+        ],
+    )
+    .spawn()
+    .unwrap();
+    let began = Instant::now();
+    loop {
+        if let Some((done, _)) = backfill_progress(&db).await {
+            if done >= 5_000 {
+                break;
+            }
+        }
+        assert!(
+            began.elapsed() < Duration::from_secs(60),
+            "the backfill never got going"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (done_at_kill, finished) = backfill_progress(&db).await.unwrap();
+    assert!(
+        !finished && done_at_kill < rows,
+        "killed mid-way ({done_at_kill} of {rows})"
+    );
+
+    run_ok(&db, &["start", path(&change)]);
+    let (done, finished) = backfill_progress(&db).await.unwrap();
+    assert!(finished);
+    assert_eq!(
+        done, rows,
+        "every row backfilled exactly once: the rerun resumed at the checkpoint"
+    );
+    let wrong = db
+        .scalar_i64("SELECT count(*) FROM public_01_items.items o JOIN public_02_retype.items n USING (id) WHERE n.price IS DISTINCT FROM o.price::numeric")
+        .await;
+    assert_eq!(wrong, 0);
+    run_ok(&db, &["complete"]);
+    assert_eq!(
+        db.scalar_i64("SELECT count(*) FROM public.items WHERE price IS NULL")
+            .await,
+        0
+    );
+}

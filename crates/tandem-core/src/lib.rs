@@ -2,13 +2,16 @@
 //!
 //! Nothing here performs I/O; the `tandem-pg` crate executes what this crate plans.
 
+mod expressions;
 pub mod locks;
 pub mod migration;
+pub mod names;
 pub mod operations;
 pub mod plan;
 pub mod planner;
 pub mod quote;
 pub mod schema;
+mod sync;
 pub mod versions;
 
 pub use migration::{Migration, ParseError};

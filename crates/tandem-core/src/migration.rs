@@ -12,6 +12,9 @@ pub struct Migration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version_schema: Option<String>,
     pub operations: Vec<Operation>,
+    /// Queries that must return no rows once the backfill is done (tandem's extension).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verify: Vec<String>,
     /// Line of each operation in its file (1-based), for error messages; not part of the model.
     #[serde(skip)]
     pub operation_lines: Vec<usize>,
@@ -29,6 +32,8 @@ struct MigrationFile {
     #[serde(default)]
     version_schema: Option<String>,
     operations: Vec<Operation>,
+    #[serde(default)]
+    verify: Vec<String>,
 }
 
 /// A migration file that could not be read or parsed.
@@ -126,6 +131,7 @@ impl Migration {
             name: name.to_string(),
             version_schema: parsed.version_schema,
             operations: parsed.operations,
+            verify: parsed.verify,
             operation_lines,
             file: file.to_string(),
         })

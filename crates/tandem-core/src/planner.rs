@@ -7,6 +7,7 @@ use crate::operations::{check_identifier_pub, Operation, PlanContext};
 use crate::plan::{lock, Action, Plan, Step};
 use crate::quote::{ident, qualified};
 use crate::schema::Schema;
+use crate::sync::{self, TableSteps, Versions};
 use crate::versions::{default_version_schema_name, views_of, VersionSchema};
 
 /// Why a migration cannot be planned: which operation, where in the file, what to do.
@@ -72,7 +73,10 @@ pub fn plan_migration(
 
     let mut logical = schema.clone();
     let mut start = Vec::new();
+    let mut after_backfill = Vec::new();
     let mut complete = Vec::new();
+    let mut contract = Vec::new();
+    let mut finalize = Vec::new();
     let mut rollbacks = Vec::new();
     for (i, op) in migration.operations.iter().enumerate() {
         let steps = op
@@ -87,7 +91,10 @@ pub fn plan_migration(
             })?;
         start.extend(steps.start);
         let reached = start.len();
+        after_backfill.extend(steps.after_backfill);
         complete.extend(steps.complete);
+        contract.extend(steps.contract);
+        finalize.extend(steps.finalize);
         // A rollback step of an operation runs only if the operation's start steps ran: raw SQL
         // `down` is not idempotent, and the others are guarded by IF EXISTS anyway.
         rollbacks.push(
@@ -103,6 +110,51 @@ pub fn plan_migration(
                 .collect::<Vec<_>>(),
         );
     }
+
+    // Dual-write triggers, backfills and verification, per table with synced columns.
+    let versions = Versions {
+        schema: &ctx.schema,
+        new: &version_schema,
+        previous: previous_version_schema.as_deref(),
+    };
+    let mut generated = Vec::new();
+    for table in &logical.tables {
+        generated.push(
+            sync::generate(&logical, table, &versions).map_err(|e| whole(e.message, &e.help))?,
+        );
+    }
+    let mut gen = TableSteps::default();
+    for g in generated {
+        gen.start.extend(g.start);
+        gen.backfill.extend(g.backfill);
+        gen.verify.extend(g.verify);
+        gen.after_backfill.extend(g.after_backfill);
+        gen.complete.extend(g.complete);
+        gen.teardown.extend(g.teardown);
+        gen.contract.extend(g.contract);
+        gen.finalize.extend(g.finalize);
+        gen.rollback_first.extend(g.rollback_first);
+        gen.rollback.extend(g.rollback);
+    }
+    start.extend(gen.start);
+    start.extend(gen.backfill);
+    start.extend(gen.verify);
+    if !migration.verify.is_empty() {
+        start.push(Step {
+            description: format!(
+                "run the migration's {} verify queries",
+                migration.verify.len()
+            ),
+            action: Action::VerifyQueries {
+                queries: migration.verify.clone(),
+            },
+            locks: vec![],
+            transactional: false,
+            needs_start_steps: None,
+        });
+    }
+    start.extend(after_backfill);
+    start.extend(gen.after_backfill);
 
     let raw_sql_at_start = migration.operations.iter().any(Operation::is_isolated);
     let raw_sql_at_complete = migration
@@ -133,7 +185,13 @@ pub fn plan_migration(
         ));
     }
     complete_all.extend(complete);
+    complete_all.extend(gen.complete);
+    complete_all.extend(gen.teardown);
+    complete_all.extend(contract);
+    complete_all.extend(gen.contract);
     complete_all.extend(rename_pass(ctx, &logical));
+    complete_all.extend(gen.finalize);
+    complete_all.extend(finalize);
     if raw_sql_at_complete {
         complete_all.push(Step {
             description: format!("regenerate version schema {version_schema} after the raw SQL"),
@@ -155,13 +213,16 @@ pub fn plan_migration(
         )],
         vec![],
     )];
+    rollback.extend(gen.rollback_first);
     rollback.extend(rollbacks.into_iter().rev().flatten());
+    rollback.extend(gen.rollback);
 
     // After complete the physical names are the logical ones.
     let mut new_schema = logical;
     for t in &mut new_schema.tables {
         t.physical = t.name.clone();
         t.created_here = false;
+        t.sync.clear();
         for c in &mut t.columns {
             c.physical = c.name.clone();
         }

@@ -52,10 +52,55 @@ pub struct SyncColumn {
     pub up: Option<String>,
     /// Computes `old_physical` for rows the new version writes.
     pub down: Option<String>,
-    /// Conditions every row must meet once backfilled (SQL over physical columns), each with
-    /// a description for the report: `new = up`, NOT NULL, CHECKs, foreign keys.
-    #[serde(default)]
-    pub checks: Vec<RowCheck>,
+    /// The column tandem adds for the new version, when it adds one.
+    pub new_column: Option<NewColumn>,
+}
+
+/// A column tandem adds beside an old one (or for add_column with `up`), and everything that
+/// must hold for it once complete.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NewColumn {
+    pub data_type: String,
+    pub default: Option<String>,
+    pub not_null: bool,
+    pub comment: Option<String>,
+    /// CHECK constraints (expressions over physical columns), added NOT VALID at start.
+    pub checks: Vec<NewCheck>,
+    pub foreign_keys: Vec<NewForeignKey>,
+    /// UNIQUE constraints to attach at complete (their indexes are built CONCURRENTLY).
+    pub unique: Vec<String>,
+    /// Indexes of the old column, rebuilt CONCURRENTLY on the new one.
+    pub indexes: Vec<CarriedIndex>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewCheck {
+    /// The name it has until complete.
+    pub name: String,
+    /// The name it takes at complete (a carried-over constraint gets its old name back).
+    pub final_name: String,
+    pub expression: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewForeignKey {
+    pub name: String,
+    pub table: String,
+    pub column: String,
+    pub on_delete: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CarriedIndex {
+    /// Built under this name, renamed to `final_name` at complete.
+    pub name: String,
+    pub final_name: String,
+    pub unique: bool,
+    pub method: String,
+    /// Physical key columns, the new column in place of the old.
+    pub columns: Vec<String>,
+    /// The unique constraint the old index backed, re-created on the new index at complete.
+    pub constraint: Option<String>,
 }
 
 /// A condition verification checks on every row.
@@ -64,6 +109,10 @@ pub struct RowCheck {
     pub description: String,
     /// SQL over the row's physical columns; a row fails when it is not true.
     pub condition: String,
+    /// Recomputing an expression proves nothing unless it is immutable (`random()`, `now()`):
+    /// when set, the check runs only if PostgreSQL accepts this expression in an index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub if_immutable: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -77,6 +126,9 @@ pub struct Column {
     /// An identity or generated column: the database fills it in, so writers need not.
     pub generated: bool,
     pub comment: Option<String>,
+    /// A foreign key of some table references this column.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub referenced: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,6 +149,9 @@ pub struct Constraint {
     pub kind: ConstraintKind,
     /// Logical names of the constrained columns.
     pub columns: Vec<String>,
+    /// For CHECK constraints: the expression, as `pg_get_expr` prints it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expression: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -104,6 +159,15 @@ pub struct Index {
     pub name: String,
     pub columns: Vec<String>,
     pub unique: bool,
+    /// The access method, e.g. `btree`.
+    #[serde(default)]
+    pub method: String,
+    /// Only plain columns: no expression, no predicate, no INCLUDE.
+    #[serde(default)]
+    pub plain: bool,
+    /// The constraint the index backs (primary key, unique, exclusion), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constraint: Option<String>,
 }
 
 impl Schema {

@@ -40,7 +40,9 @@ impl Default for BackfillSettings {
 pub fn next_batch_size(size: i64, elapsed: Duration, target: Duration, min: i64, max: i64) -> i64 {
     let elapsed = elapsed.as_secs_f64().max(0.000_1);
     let scaled = (size as f64 * target.as_secs_f64() / elapsed).round() as i64;
-    scaled.clamp(size / 2, size.saturating_mul(2)).clamp(min, max)
+    scaled
+        .clamp(size / 2, size.saturating_mul(2))
+        .clamp(min, max)
 }
 
 /// Where a backfill is: its checkpoint in `tandem.backfills`.
@@ -68,7 +70,10 @@ impl BackfillRun<'_> {
         let mut cp = self.checkpoint(spec, &key).await?;
         let total_estimate: i64 = self
             .client
-            .query_one("SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = to_regclass($1)", &[&rel])
+            .query_one(
+                "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = to_regclass($1)",
+                &[&rel],
+            )
             .await
             .map_err(|e| Error::db("reading the table's size", e))?
             .get(0);
@@ -112,8 +117,18 @@ impl BackfillRun<'_> {
                     (upper, predicate)
                 }
                 TableKey::Ctid => {
-                    let from: i64 = cp.last.as_ref().and_then(|l| l.first()).and_then(|p| p.parse().ok()).unwrap_or(0);
-                    let end: i64 = cp.max.as_ref().and_then(|m| m.first()).and_then(|p| p.parse().ok()).unwrap_or(0);
+                    let from: i64 = cp
+                        .last
+                        .as_ref()
+                        .and_then(|l| l.first())
+                        .and_then(|p| p.parse().ok())
+                        .unwrap_or(0);
+                    let end: i64 = cp
+                        .max
+                        .as_ref()
+                        .and_then(|m| m.first())
+                        .and_then(|p| p.parse().ok())
+                        .unwrap_or(0);
                     let to = (from + size).min(end);
                     (vec![to.to_string()], page_range(from, to))
                 }
@@ -180,7 +195,12 @@ impl BackfillRun<'_> {
     }
 
     /// One batch and its checkpoint, in one transaction, retried on lock timeouts.
-    async fn batch(&mut self, update: &str, upper: &[String], max: &Option<Vec<String>>) -> Result<i64> {
+    async fn batch(
+        &mut self,
+        update: &str,
+        upper: &[String],
+        max: &Option<Vec<String>>,
+    ) -> Result<i64> {
         let began = Instant::now();
         let mut attempt = 0;
         loop {
@@ -201,7 +221,12 @@ impl BackfillRun<'_> {
         }
     }
 
-    async fn try_batch(&mut self, update: &str, upper: &[String], max: &Option<Vec<String>>) -> Result<i64, tokio_postgres::Error> {
+    async fn try_batch(
+        &mut self,
+        update: &str,
+        upper: &[String],
+        max: &Option<Vec<String>>,
+    ) -> Result<i64, tokio_postgres::Error> {
         let done = Some(upper.to_vec()) == *max;
         let tx = self.client.transaction().await?;
         tx.batch_execute(&format!(
@@ -241,11 +266,32 @@ mod tests {
     #[test]
     fn batch_size_follows_the_target_time_within_bounds() {
         let t = Duration::from_millis(100);
-        assert_eq!(next_batch_size(1000, Duration::from_millis(100), t, 100, 100_000), 1000);
-        assert_eq!(next_batch_size(1000, Duration::from_millis(50), t, 100, 100_000), 2000);
-        assert_eq!(next_batch_size(1000, Duration::from_millis(10), t, 100, 100_000), 2000, "at most doubled");
-        assert_eq!(next_batch_size(1000, Duration::from_secs(2), t, 100, 100_000), 500, "at most halved");
-        assert_eq!(next_batch_size(150, Duration::from_secs(2), t, 100, 100_000), 100, "never below the minimum");
-        assert_eq!(next_batch_size(90_000, Duration::from_millis(1), t, 100, 100_000), 100_000);
+        assert_eq!(
+            next_batch_size(1000, Duration::from_millis(100), t, 100, 100_000),
+            1000
+        );
+        assert_eq!(
+            next_batch_size(1000, Duration::from_millis(50), t, 100, 100_000),
+            2000
+        );
+        assert_eq!(
+            next_batch_size(1000, Duration::from_millis(10), t, 100, 100_000),
+            2000,
+            "at most doubled"
+        );
+        assert_eq!(
+            next_batch_size(1000, Duration::from_secs(2), t, 100, 100_000),
+            500,
+            "at most halved"
+        );
+        assert_eq!(
+            next_batch_size(150, Duration::from_secs(2), t, 100, 100_000),
+            100,
+            "never below the minimum"
+        );
+        assert_eq!(
+            next_batch_size(90_000, Duration::from_millis(1), t, 100, 100_000),
+            100_000
+        );
     }
 }

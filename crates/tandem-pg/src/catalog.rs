@@ -19,6 +19,8 @@ struct RawTable {
 
 #[derive(Deserialize)]
 struct RawColumn {
+    #[serde(default)]
+    referenced: bool,
     name: String,
     #[serde(rename = "type")]
     data_type: String,
@@ -30,6 +32,8 @@ struct RawColumn {
 
 #[derive(Deserialize)]
 struct RawConstraint {
+    #[serde(default)]
+    expression: Option<String>,
     name: String,
     kind: String,
     columns: Option<Vec<String>>,
@@ -37,6 +41,12 @@ struct RawConstraint {
 
 #[derive(Deserialize)]
 struct RawIndex {
+    #[serde(default)]
+    method: String,
+    #[serde(default)]
+    plain: bool,
+    #[serde(default)]
+    constraint: Option<String>,
     name: String,
     unique: bool,
     columns: Option<Vec<String>>,
@@ -52,13 +62,15 @@ SELECT coalesce(json_agg(json_build_object(
         'nullable', NOT a.attnotnull,
         'default', pg_get_expr(d.adbin, d.adrelid),
         'generated', a.attidentity <> '' OR a.attgenerated <> '',
-        'comment', col_description(c.oid, a.attnum)) ORDER BY a.attnum)
+        'comment', col_description(c.oid, a.attnum),
+        'referenced', EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.confrelid = c.oid AND a.attnum = ANY (f.confkey))) ORDER BY a.attnum)
       FROM pg_attribute a
       LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
       WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped),
   'constraints', (SELECT json_agg(json_build_object(
         'name', con.conname,
         'kind', con.contype,
+        'expression', CASE WHEN con.contype = 'c' THEN pg_get_expr(con.conbin, con.conrelid) END,
         'columns', (SELECT json_agg(a.attname ORDER BY k.ord)
                     FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
                     JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum)))
@@ -66,6 +78,9 @@ SELECT coalesce(json_agg(json_build_object(
   'indexes', (SELECT json_agg(json_build_object(
         'name', i.relname,
         'unique', x.indisunique,
+        'method', (SELECT amname FROM pg_am WHERE oid = i.relam),
+        'plain', x.indexprs IS NULL AND x.indpred IS NULL AND x.indnatts = x.indnkeyatts AND NOT (0 = ANY (x.indkey::int2[])),
+        'constraint', (SELECT conname FROM pg_constraint WHERE conindid = x.indexrelid AND conrelid = c.oid LIMIT 1),
         'columns', (SELECT json_agg(a.attname ORDER BY k.ord)
                     FROM unnest(x.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
                     JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum)))
@@ -127,6 +142,7 @@ fn table_of(t: RawTable) -> Table {
                 name: c.name,
                 kind,
                 columns: c.columns.unwrap_or_default(),
+                expression: c.expression,
             })
         })
         .collect();
@@ -151,6 +167,7 @@ fn table_of(t: RawTable) -> Table {
                 default: c.default,
                 generated: c.generated,
                 comment: c.comment,
+                referenced: c.referenced,
             })
             .collect(),
         primary_key,
@@ -163,6 +180,9 @@ fn table_of(t: RawTable) -> Table {
                 name: i.name,
                 unique: i.unique,
                 columns: i.columns.unwrap_or_default(),
+                method: i.method,
+                plain: i.plain,
+                constraint: i.constraint,
             })
             .collect(),
         created_here: false,

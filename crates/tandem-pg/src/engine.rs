@@ -432,7 +432,11 @@ impl Engine {
     /// backfilled tables, and the migration's own `verify` queries). Changes nothing.
     pub async fn verify(&mut self) -> Result<String> {
         let schema = self.settings.schema.clone();
-        let active = if state::exists(&self.client).await? { state::active(&self.client, &schema).await? } else { None };
+        let active = if state::exists(&self.client).await? {
+            state::active(&self.client, &schema).await?
+        } else {
+            None
+        };
         let Some(active) = active else {
             return Err(Error::usage(
                 format!("no migration is in progress on schema `{schema}`"),
@@ -444,7 +448,9 @@ impl Engine {
                 tandem_core::Action::Verify(v) => {
                     crate::verify::verify_table(&self.client, v).await?;
                 }
-                tandem_core::Action::VerifyQueries { queries } => crate::verify::verify_queries(&self.client, queries).await?,
+                tandem_core::Action::VerifyQueries { queries } => {
+                    crate::verify::verify_queries(&self.client, queries).await?
+                }
                 _ => {}
             }
         }

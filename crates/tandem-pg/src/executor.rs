@@ -117,6 +117,48 @@ impl Executor<'_> {
         total: usize,
         step: &Step,
     ) -> Result<()> {
+        match &step.action {
+            Action::Backfill(spec) => {
+                let mut run = crate::backfill::BackfillRun {
+                    client: &mut *self.client,
+                    state_schema: self.schema,
+                    migration: self.migration,
+                    step: index as i32,
+                    settings: self.backfill,
+                    locks: self.settings,
+                    reporter: self.reporter,
+                };
+                run.run(spec).await?;
+                return state::set_steps_done(
+                    &*self.client,
+                    self.schema,
+                    self.migration,
+                    index as i32 + 1,
+                )
+                .await;
+            }
+            Action::Verify(spec) => {
+                crate::verify::verify_table(&*self.client, spec).await?;
+                return state::set_steps_done(
+                    &*self.client,
+                    self.schema,
+                    self.migration,
+                    index as i32 + 1,
+                )
+                .await;
+            }
+            Action::VerifyQueries { queries } => {
+                crate::verify::verify_queries(&*self.client, queries).await?;
+                return state::set_steps_done(
+                    &*self.client,
+                    self.schema,
+                    self.migration,
+                    index as i32 + 1,
+                )
+                .await;
+            }
+            Action::Sql { .. } | Action::CreateVersionSchema(_) => {}
+        }
         let begun = Instant::now();
         let mut attempt = 0u32;
         loop {

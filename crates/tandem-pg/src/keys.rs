@@ -9,7 +9,10 @@ use tokio_postgres::GenericClient;
 #[derive(Debug, Clone, PartialEq)]
 pub enum TableKey {
     /// Key columns and their types (as `format_type` prints them).
-    Columns { names: Vec<String>, types: Vec<String> },
+    Columns {
+        names: Vec<String>,
+        types: Vec<String>,
+    },
     /// No usable key: page ranges of the table's ctid.
     Ctid,
 }
@@ -48,14 +51,23 @@ impl TableKey {
     pub fn describe(&self) -> String {
         match self {
             TableKey::Columns { names, .. } => format!("key ({})", names.join(", ")),
-            TableKey::Ctid => "ctid page ranges (the table has no primary or unique NOT NULL key)".into(),
+            TableKey::Ctid => {
+                "ctid page ranges (the table has no primary or unique NOT NULL key)".into()
+            }
         }
     }
 
     /// `("a", "b")`.
     pub fn row(&self) -> String {
         match self {
-            TableKey::Columns { names, .. } => format!("({})", names.iter().map(|n| ident(n)).collect::<Vec<_>>().join(", ")),
+            TableKey::Columns { names, .. } => format!(
+                "({})",
+                names
+                    .iter()
+                    .map(|n| ident(n))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             TableKey::Ctid => "ctid".into(),
         }
     }
@@ -72,15 +84,25 @@ impl TableKey {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-            TableKey::Ctid => format!("'({},0)'::tid", values.first().map(String::as_str).unwrap_or("0")),
+            TableKey::Ctid => format!(
+                "'({},0)'::tid",
+                values.first().map(String::as_str).unwrap_or("0")
+            ),
         }
     }
 
     /// The key columns as text, for reading keys back: `"a"::text, "b"::text`.
     pub fn select_text(&self) -> String {
         match self {
-            TableKey::Columns { names, .. } => names.iter().map(|n| format!("{}::text", ident(n))).collect::<Vec<_>>().join(", "),
-            TableKey::Ctid => "ctid::text".into(),
+            // Aliased: an output column named like the key would capture `ORDER BY key` and
+            // sort the text.
+            TableKey::Columns { names, .. } => names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| format!("{}::text AS _tandem_key_{i}", ident(n)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            TableKey::Ctid => "ctid::text AS _tandem_key_0".into(),
         }
     }
 
@@ -88,7 +110,11 @@ impl TableKey {
     pub fn order(&self, descending: bool) -> String {
         let dir = if descending { " DESC" } else { "" };
         match self {
-            TableKey::Columns { names, .. } => names.iter().map(|n| format!("{}{dir}", ident(n))).collect::<Vec<_>>().join(", "),
+            TableKey::Columns { names, .. } => names
+                .iter()
+                .map(|n| format!("{}{dir}", ident(n)))
+                .collect::<Vec<_>>()
+                .join(", "),
             TableKey::Ctid => format!("ctid{dir}"),
         }
     }
@@ -117,11 +143,20 @@ pub fn page_range(from: i64, to: i64) -> String {
 
 /// The largest key now (rows added later are kept right by the triggers, so the walk stops
 /// there and always finishes, however fast the application inserts).
-pub async fn max_key(client: &impl GenericClient, schema: &str, table: &str, key: &TableKey) -> Result<Option<Vec<String>>> {
+pub async fn max_key(
+    client: &impl GenericClient,
+    schema: &str,
+    table: &str,
+    key: &TableKey,
+) -> Result<Option<Vec<String>>> {
     let rel = qualified(schema, table);
     match key {
         TableKey::Columns { names, .. } => {
-            let sql = format!("SELECT {} FROM {rel} ORDER BY {} LIMIT 1", key.select_text(), key.order(true));
+            let sql = format!(
+                "SELECT {} FROM {rel} ORDER BY {} LIMIT 1",
+                key.select_text(),
+                key.order(true)
+            );
             let row = client
                 .query_opt(sql.as_str(), &[])
                 .await

@@ -201,13 +201,16 @@ pub struct NewMigration<'a> {
 
 /// Records a migration as started (a rolled-back one of the same name is replaced).
 pub async fn insert(client: &impl GenericClient, m: NewMigration<'_>) -> Result<()> {
-    client
-        .execute(
-            "DELETE FROM tandem.migrations WHERE schema = $1 AND name = $2 AND status = 'rolled_back'",
-            &[&m.schema, &m.name],
-        )
-        .await
-        .map_err(|e| Error::db("recording the migration", e))?;
+    // A migration started again after a rollback begins afresh: no old checkpoints.
+    for sql in [
+        "DELETE FROM tandem.migrations WHERE schema = $1 AND name = $2 AND status = 'rolled_back'",
+        "DELETE FROM tandem.backfills WHERE schema = $1 AND migration = $2",
+    ] {
+        client
+            .execute(sql, &[&m.schema, &m.name])
+            .await
+            .map_err(|e| Error::db("recording the migration", e))?;
+    }
     client
         .execute(
             "INSERT INTO tandem.migrations (schema, name, checksum, parent, status, version_schema, migration, plan, phase) \
@@ -264,7 +267,13 @@ pub async fn finish(
 ) -> Result<()> {
     let sql = match phase {
         Phase::Complete => "UPDATE tandem.migrations SET status = 'complete', completed_at = now(), updated_at = now() WHERE schema = $1 AND name = $2",
-        Phase::Rollback => "UPDATE tandem.migrations SET status = 'rolled_back', rolled_back_at = now(), updated_at = now() WHERE schema = $1 AND name = $2",
+        Phase::Rollback => {
+            client
+                .execute("DELETE FROM tandem.backfills WHERE schema = $1 AND migration = $2", &[&schema, &name])
+                .await
+                .map_err(|e| Error::db("clearing the backfill checkpoints", e))?;
+            "UPDATE tandem.migrations SET status = 'rolled_back', rolled_back_at = now(), updated_at = now() WHERE schema = $1 AND name = $2"
+        }
         Phase::Start => return Ok(()),
     };
     client

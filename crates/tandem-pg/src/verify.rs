@@ -23,7 +23,11 @@ pub async fn verify_table(client: &impl GenericClient, spec: &Verify) -> Result<
     let Some(max) = max_key(client, &spec.schema, &spec.table, &key).await? else {
         return Ok(0);
     };
-    let conditions: Vec<String> = spec.checks.iter().map(|c| format!("(({}) IS TRUE)", c.condition)).collect();
+    let conditions: Vec<String> = spec
+        .checks
+        .iter()
+        .map(|c| format!("(({}) IS TRUE)", c.condition))
+        .collect();
     let all = conditions.join(" AND ");
     let mut last: Option<Vec<String>> = None;
     let mut checked = 0u64;
@@ -50,16 +54,21 @@ pub async fn verify_table(client: &impl GenericClient, spec: &Verify) -> Result<
                 (upper, p)
             }
             TableKey::Ctid => {
-                let from: i64 = last.as_ref().and_then(|l| l.first()).and_then(|p| p.parse().ok()).unwrap_or(0);
+                let from: i64 = last
+                    .as_ref()
+                    .and_then(|l| l.first())
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(0);
                 let end: i64 = max.first().and_then(|p| p.parse().ok()).unwrap_or(0);
                 let to = (from + 1000).min(end);
                 (vec![to.to_string()], page_range(from, to))
             }
         };
         let sql = format!(
-            "SELECT {}, {} FROM {rel} WHERE {predicate} AND NOT ({all}) LIMIT {REPORT}",
+            "SELECT {}, {} FROM {rel} AS _tandem_row WHERE {predicate} AND NOT ({all}) ORDER BY {} LIMIT {REPORT}",
             key.select_text(),
-            conditions.join(", ")
+            conditions.join(", "),
+            key.order(false)
         );
         let rows = client
             .query(sql.as_str(), &[])
@@ -82,7 +91,12 @@ pub async fn verify_table(client: &impl GenericClient, spec: &Verify) -> Result<
                 .filter(|(i, _)| !r.get::<_, bool>(key_width + i))
                 .map(|(_, c)| c.description.as_str())
                 .collect();
-            failures.push(format!("{} = ({}): {}", key.row(), k.join(", "), failed.join("; ")));
+            failures.push(format!(
+                "{} = ({}): {}",
+                key.row(),
+                k.join(", "),
+                failed.join("; ")
+            ));
         }
         checked += 1;
         if failures.len() >= REPORT || upper == max {
@@ -107,11 +121,16 @@ pub async fn verify_table(client: &impl GenericClient, spec: &Verify) -> Result<
 pub async fn verify_queries(client: &impl GenericClient, queries: &[String]) -> Result<()> {
     for (i, q) in queries.iter().enumerate() {
         let wrapped = format!("SELECT row_to_json(q)::text FROM ({q}) AS q LIMIT {REPORT}");
-        let rows = client.query(wrapped.as_str(), &[]).await.map_err(|e| Error::Database {
-            context: format!("verify query {} of the migration failed to run", i + 1),
-            help: "each `verify` entry is a SELECT that returns the offending rows; fix its SQL".into(),
-            source: e,
-        })?;
+        let rows = client
+            .query(wrapped.as_str(), &[])
+            .await
+            .map_err(|e| Error::Database {
+                context: format!("verify query {} of the migration failed to run", i + 1),
+                help:
+                    "each `verify` entry is a SELECT that returns the offending rows; fix its SQL"
+                        .into(),
+                source: e,
+            })?;
         if !rows.is_empty() {
             let sample: Vec<String> = rows.iter().map(|r| r.get::<_, String>(0)).collect();
             return Err(Error::Verification {

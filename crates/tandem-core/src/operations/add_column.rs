@@ -6,10 +6,13 @@
 
 use super::column::{column_definition, references_clause, ColumnDef};
 use super::{check_identifier, default_key, no_such_table, OpError, PlanContext, Plannable};
+use crate::expressions::{new_value, old_value, rewrite_logical};
 use crate::locks::LockMode;
 use crate::plan::{lock, OperationSteps, Step};
 use crate::quote::{ident, literal, qualified};
-use crate::schema::{Column, Constraint, ConstraintKind, Schema};
+use crate::schema::{
+    Column, Constraint, ConstraintKind, NewCheck, NewColumn, NewForeignKey, Schema, SyncColumn,
+};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,12 +38,6 @@ impl Plannable for AddColumn {
                 "choose another column name",
             ));
         }
-        if self.up.is_some() {
-            return Err(OpError::new(
-                format!("add_column `{}.{}` with `up` needs a backfill, which this version of tandem does not run yet", self.table, col.name),
-                "remove `up` and give the column a constant `default` (or make it `nullable: true`), or wait for backfill support",
-            ));
-        }
         if col.pk {
             return Err(OpError::new(
                 format!("add_column `{}.{}` with `pk: true` would build the primary key index under lock", self.table, col.name),
@@ -50,6 +47,9 @@ impl Plannable for AddColumn {
         let physical_table = table.physical.clone();
         let fresh = table.created_here;
         let q_table = qualified(&ctx.schema, &physical_table);
+        if !fresh && self.up.is_some() {
+            return self.plan_with_up(ctx, schema);
+        }
         if !fresh {
             if !col.is_nullable() && col.default.is_none() && !col.is_generated() {
                 return Err(OpError::new(
@@ -192,6 +192,7 @@ impl Plannable for AddColumn {
             default: col.default.clone(),
             generated: col.is_generated(),
             comment: col.comment.clone(),
+            referenced: false,
         });
         for (name, kind) in [
             (
@@ -213,6 +214,7 @@ impl Plannable for AddColumn {
                     name,
                     kind,
                     columns: vec![col.name.clone()],
+                    expression: None,
                 });
             }
         }
@@ -240,6 +242,103 @@ impl Plannable for AddColumn {
             )],
             ..OperationSteps::default()
         })
+    }
+}
+
+impl AddColumn {
+    /// With `up`: the column is filled for existing rows by the backfill and, for rows the old
+    /// version writes, by the dual-write trigger. Added without a default (a volatile default
+    /// would rewrite the table), which is then set for new rows only.
+    fn plan_with_up(
+        &self,
+        _ctx: &PlanContext,
+        schema: &mut Schema,
+    ) -> Result<OperationSteps, OpError> {
+        let col = &self.column;
+        if col.is_generated() {
+            return Err(OpError::new(
+                format!(
+                    "add_column `{}.{}`: a generated or identity column cannot have `up`",
+                    self.table, col.name
+                ),
+                "remove `up`, or make it a plain column",
+            ));
+        }
+        let snapshot = schema.clone();
+        let table = snapshot
+            .table(&self.table)
+            .ok_or_else(|| no_such_table(&snapshot, &self.table))?;
+        let up_source = self.up.clone().unwrap_or_default();
+        let up = rewrite_logical("up", &up_source, &snapshot, table, |c| old_value(table, c))?;
+        let mut spec = NewColumn {
+            data_type: col.data_type.clone(),
+            default: col.default.clone(),
+            not_null: !col.is_nullable(),
+            comment: col.comment.clone(),
+            ..NewColumn::default()
+        };
+        // The table as the new version sees it, with the column: checks may use it.
+        let mut with_column = table.clone();
+        with_column.columns.push(Column {
+            name: col.name.clone(),
+            physical: col.name.clone(),
+            ..Column::default()
+        });
+        if let Some(check) = &col.check {
+            check_identifier("constraint", &check.name)?;
+            spec.checks.push(NewCheck {
+                name: check.name.clone(),
+                final_name: check.name.clone(),
+                expression: rewrite_logical(
+                    "check",
+                    &check.constraint,
+                    &snapshot,
+                    &with_column,
+                    new_value,
+                )?,
+            });
+        }
+        if let Some(fk) = &col.references {
+            check_identifier("constraint", &fk.name)?;
+            let target = snapshot
+                .table(&fk.table)
+                .ok_or_else(|| no_such_table(&snapshot, &fk.table))?;
+            let target_col = target
+                .column(&fk.column)
+                .ok_or_else(|| super::no_such_column(target, &fk.column))?;
+            spec.foreign_keys.push(NewForeignKey {
+                name: fk.name.clone(),
+                table: target.physical.clone(),
+                column: target_col.physical.clone(),
+                on_delete: super::column::referential_action("on_delete", &fk.on_delete)?,
+            });
+        }
+        if col.unique {
+            let name = format!("{}_{}_key", table.physical, col.name);
+            check_identifier("constraint", &name)?;
+            spec.unique.push(name);
+        }
+        let t = schema
+            .table_mut(&self.table)
+            .ok_or_else(|| no_such_table_plain(&self.table))?;
+        t.columns.push(Column {
+            name: col.name.clone(),
+            physical: col.name.clone(),
+            data_type: col.data_type.clone(),
+            nullable: col.is_nullable(),
+            default: col.default.clone(),
+            generated: false,
+            comment: col.comment.clone(),
+            referenced: false,
+        });
+        t.sync.push(SyncColumn {
+            old_physical: None,
+            new_physical: Some(col.name.clone()),
+            up: Some(up),
+            down: None,
+            new_column: Some(spec),
+        });
+        Ok(OperationSteps::default())
     }
 }
 

@@ -1,13 +1,24 @@
 //! `alter_column`: change a column's name, type, nullability, default, comment or constraints.
 //!
-//! A rename alone is planned like rename_column. The other changes need a new column kept in
-//! sync by dual-write triggers and a backfill, which this version of tandem does not run yet.
+//! A rename alone is planned like rename_column. Any other change adds a new physical column
+//! beside the old one, kept in sync both ways by the table's dual-write trigger (`up` computes
+//! the new value from an old-version write, `down` the old value from a new-version write) and
+//! backfilled for existing rows; CHECK and FOREIGN KEY are added NOT VALID and validated at
+//! complete, UNIQUE is an index built CONCURRENTLY and attached at complete, NOT NULL is a
+//! validated CHECK turned into SET NOT NULL. The old column's indexes, constraints, default and
+//! comment are carried over. Several alter_columns of one column compose: the later one's `up`
+//! is applied to the earlier one's result, and the `down`s in reverse.
 
-use super::column::{CheckDef, ForeignKeyDef};
+use super::column::{referential_action, CheckDef, ForeignKeyDef};
 use super::rename_column::rename_column;
-use super::{OpError, PlanContext, Plannable};
+use super::{check_identifier, no_such_column, no_such_table, OpError, PlanContext, Plannable};
+use crate::expressions::{new_value, old_value, rewrite_logical, rewrite_physical};
+use crate::names::temp_name;
 use crate::plan::OperationSteps;
-use crate::schema::Schema;
+use crate::quote::ident;
+use crate::schema::{
+    CarriedIndex, ConstraintKind, NewCheck, NewColumn, NewForeignKey, Schema, SyncColumn,
+};
 use serde::{Deserialize, Deserializer, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,6 +56,9 @@ pub struct AlterColumn {
     pub unique: Option<UniqueDef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub references: Option<ForeignKeyDef>,
+    /// Set by drop_constraint: the copy of the column leaves this constraint out.
+    #[serde(skip)]
+    pub without_constraint: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,7 +74,8 @@ fn present_or_null<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<Stri
 
 impl AlterColumn {
     fn changes_data(&self) -> bool {
-        self.data_type.is_some()
+        self.without_constraint.is_some()
+            || self.data_type.is_some()
             || self.nullable.is_some()
             || self.default.is_some()
             || self.comment.is_some()
@@ -72,22 +87,274 @@ impl AlterColumn {
 
 impl Plannable for AlterColumn {
     fn plan(&self, _ctx: &PlanContext, schema: &mut Schema) -> Result<OperationSteps, OpError> {
-        if self.changes_data() || self.up.is_some() || self.down.is_some() {
+        // `up`/`down` alone rewrite the values (both versions keep seeing their own).
+        if !self.changes_data() && self.up.is_none() && self.down.is_none() {
+            let Some(name) = &self.name else {
+                return Err(OpError::new(
+                    format!("alter_column on `{}.{}` changes nothing", self.table, self.column),
+                    "give at least one of: name, type, nullable, default, comment, check, unique, references",
+                ));
+            };
+            rename_column(schema, &self.table, &self.column, name)?;
+            return Ok(OperationSteps::default());
+        }
+        if self.name.is_some() {
             return Err(OpError::new(
-                format!(
-                    "alter_column on `{}.{}` changes the column's shape, which needs dual-write triggers and a backfill; this version of tandem does not run them yet",
-                    self.table, self.column
-                ),
-                "split the change: renames (alter_column with only `name`, or rename_column) work now; type, nullability, default, comment and constraint changes arrive with backfill support",
+                format!("alter_column on `{}.{}` renames the column and changes it in one operation", self.table, self.column),
+                "split it: one alter_column (or rename_column) for the name, another for the other changes",
             ));
         }
-        let Some(name) = &self.name else {
+        self.plan_change(schema)?;
+        Ok(OperationSteps::default())
+    }
+}
+
+impl AlterColumn {
+    pub(crate) fn plan_change(&self, schema: &mut Schema) -> Result<(), OpError> {
+        let snapshot = schema.clone();
+        let table = snapshot
+            .table(&self.table)
+            .ok_or_else(|| no_such_table(&snapshot, &self.table))?;
+        let col = table
+            .column(&self.column)
+            .ok_or_else(|| no_such_column(table, &self.column))?;
+        let what = format!("`{}.{}`", self.table, self.column);
+        if table.primary_key.contains(&self.column) {
             return Err(OpError::new(
-                format!("alter_column on `{}.{}` changes nothing", self.table, self.column),
-                "give at least one of: name, type, nullable, default, comment, check, unique, references",
+                format!("alter_column on {what}: the column is part of the primary key"),
+                "changing a key column is not supported; add a new column with add_column (with `up`) and move the key with create_constraint",
+            ));
+        }
+        if col.referenced {
+            return Err(OpError::new(
+                format!("alter_column on {what}: a foreign key of another table references the column"),
+                "drop that foreign key first (drop_constraint), then alter the column, then create the foreign key again",
+            ));
+        }
+        if col.generated {
+            return Err(OpError::new(
+                format!("alter_column on {what}: the column is an identity or generated column"),
+                "change it with a `sql` operation, or add a new column and drop this one",
+            ));
+        }
+        if let Some(fk) = table.constraints.iter().find(|c| {
+            c.kind == ConstraintKind::ForeignKey
+                && c.columns.contains(&self.column)
+                && Some(&c.name) != self.without_constraint.as_ref()
+        }) {
+            return Err(OpError::new(
+                format!("alter_column on {what}: the column has the foreign key `{}`", fk.name),
+                "drop the foreign key first (drop_constraint) and give it again in this alter_column's `references`",
+            ));
+        }
+        if let Some(ix) = table.indexes.iter().find(|i| {
+            i.columns.contains(&self.column)
+                && (!i.plain
+                    || i.constraint.as_ref().is_some_and(|c| {
+                        table
+                            .constraint(c)
+                            .is_some_and(|k| k.kind == ConstraintKind::Exclude)
+                    }))
+        }) {
+            return Err(OpError::new(
+                format!("alter_column on {what}: index `{}` uses the column in an expression, a predicate, INCLUDE or an exclusion constraint", ix.name),
+                "drop the index before this migration and create it again after (create_index)",
+            ));
+        }
+
+        let existing = table.sync.iter().position(|s| {
+            s.new_physical.as_deref() == Some(col.physical.as_str()) && s.new_column.is_some()
+        });
+        let new_physical = match existing {
+            Some(i) => table.sync[i].new_physical.clone().unwrap_or_default(),
+            None => temp_name("new", &col.physical),
+        };
+        let old_type = col.data_type.clone();
+        let new_type = self.data_type.clone().unwrap_or_else(|| old_type.clone());
+        let type_changes = self
+            .data_type
+            .as_ref()
+            .is_some_and(|t| t.trim() != old_type.trim());
+        // Without `up`/`down` a value passes as it is (cast when the type changes).
+        let up_source = match &self.up {
+            Some(u) => u.clone(),
+            None if type_changes => format!("CAST({} AS {new_type})", ident(&self.column)),
+            None => ident(&self.column),
+        };
+        let down_source = match &self.down {
+            Some(d) => d.clone(),
+            None if type_changes => format!("CAST({} AS {old_type})", ident(&self.column)),
+            None => ident(&self.column),
+        };
+        let up = rewrite_logical("up", &up_source, &snapshot, table, |c| old_value(table, c))?;
+        let down = rewrite_logical("down", &down_source, &snapshot, table, |c| {
+            if c.name == self.column {
+                ident(&new_physical)
+            } else {
+                new_value(c)
+            }
+        })?;
+
+        let mut sync = match existing {
+            Some(i) => {
+                // Compose with the earlier change of the same column.
+                let earlier = table.sync[i].clone();
+                let composed_down = match &earlier.down {
+                    Some(d) => Some(rewrite_physical(d, &snapshot, table, |p| {
+                        (p == new_physical).then(|| format!("({down})"))
+                    })?),
+                    None => Some(down),
+                };
+                SyncColumn {
+                    up: Some(up),
+                    down: composed_down,
+                    ..earlier
+                }
+            }
+            None => SyncColumn {
+                old_physical: Some(col.physical.clone()),
+                new_physical: Some(new_physical.clone()),
+                up: Some(up),
+                down: Some(down),
+                new_column: Some(self.carried_over(&snapshot, &new_physical)?),
+            },
+        };
+        let Some(spec) = sync.new_column.as_mut() else {
+            return Err(OpError::new(
+                "internal: a synced column without its new column",
+                "please report this bug",
             ));
         };
-        rename_column(schema, &self.table, &self.column, name)?;
-        Ok(OperationSteps::default())
+        spec.data_type = new_type.clone();
+        if type_changes && existing.is_none() && self.default.is_none() {
+            // The old default belongs to the old type; the new column starts without one.
+            spec.default = None;
+        }
+        if let Some(d) = &self.default {
+            spec.default = d.clone();
+        }
+        if let Some(n) = self.nullable {
+            spec.not_null = !n;
+        }
+        if let Some(c) = &self.comment {
+            spec.comment = c.clone();
+        }
+        if let Some(check) = &self.check {
+            check_identifier("constraint", &check.name)?;
+            let expression = rewrite_logical("check", &check.constraint, &snapshot, table, |c| {
+                if c.name == self.column {
+                    ident(&new_physical)
+                } else {
+                    new_value(c)
+                }
+            })?;
+            spec.checks.push(NewCheck {
+                name: check.name.clone(),
+                final_name: check.name.clone(),
+                expression,
+            });
+        }
+        if let Some(u) = &self.unique {
+            check_identifier("constraint", &u.name)?;
+            spec.unique.push(u.name.clone());
+        }
+        if let Some(fk) = &self.references {
+            check_identifier("constraint", &fk.name)?;
+            let target = snapshot
+                .table(&fk.table)
+                .ok_or_else(|| no_such_table(&snapshot, &fk.table))?;
+            let target_col = target
+                .column(&fk.column)
+                .ok_or_else(|| no_such_column(target, &fk.column))?;
+            spec.foreign_keys.push(NewForeignKey {
+                name: fk.name.clone(),
+                table: target.physical.clone(),
+                column: target_col.physical.clone(),
+                on_delete: referential_action("on_delete", &fk.on_delete)?,
+            });
+        }
+        let (nullable, default, comment) =
+            (!spec.not_null, spec.default.clone(), spec.comment.clone());
+
+        let t = schema
+            .table_mut(&self.table)
+            .ok_or_else(|| no_such_table(&snapshot, &self.table))?;
+        match existing {
+            Some(i) => t.sync[i] = sync,
+            None => t.sync.push(sync),
+        }
+        if let Some(c) = t.column_mut(&self.column) {
+            c.physical = new_physical;
+            c.data_type = new_type;
+            c.nullable = nullable;
+            c.default = default;
+            c.comment = comment;
+        }
+        Ok(())
+    }
+
+    /// The new column as a copy of the old one: default, NOT NULL, comment, CHECKs, indexes and
+    /// unique constraints.
+    fn carried_over(&self, schema: &Schema, new_physical: &str) -> Result<NewColumn, OpError> {
+        let table = schema
+            .table(&self.table)
+            .ok_or_else(|| no_such_table(schema, &self.table))?;
+        let col = table
+            .column(&self.column)
+            .ok_or_else(|| no_such_column(table, &self.column))?;
+        let mut spec = NewColumn {
+            data_type: col.data_type.clone(),
+            default: col.default.clone(),
+            not_null: !col.nullable,
+            comment: col.comment.clone(),
+            ..NewColumn::default()
+        };
+        for c in table.constraints.iter().filter(|c| {
+            c.kind == ConstraintKind::Check
+                && c.columns.contains(&self.column)
+                && Some(&c.name) != self.without_constraint.as_ref()
+        }) {
+            let Some(expr) = &c.expression else { continue };
+            let old_physical = col.physical.clone();
+            spec.checks.push(NewCheck {
+                name: temp_name("check", &c.name),
+                final_name: c.name.clone(),
+                expression: rewrite_physical(expr, schema, table, |p| {
+                    (p == old_physical).then(|| ident(new_physical))
+                })?,
+            });
+        }
+        for ix in table.indexes.iter().filter(|i| {
+            i.columns.contains(&self.column)
+                && (i.constraint.is_none() || i.constraint != self.without_constraint)
+        }) {
+            let columns = ix
+                .columns
+                .iter()
+                .map(|c| {
+                    if *c == self.column {
+                        new_physical.to_string()
+                    } else {
+                        table
+                            .column(c)
+                            .map(|k| k.physical.clone())
+                            .unwrap_or_else(|| c.clone())
+                    }
+                })
+                .collect();
+            spec.indexes.push(CarriedIndex {
+                name: temp_name("index", &ix.name),
+                final_name: ix.name.clone(),
+                unique: ix.unique,
+                method: if ix.method.is_empty() {
+                    "btree".into()
+                } else {
+                    ix.method.clone()
+                },
+                columns,
+                constraint: ix.constraint.clone(),
+            });
+        }
+        Ok(spec)
     }
 }

@@ -77,6 +77,7 @@ impl Plannable for CreateTable {
                     name: format!("{}_{}_key", self.name, col.name),
                     kind: ConstraintKind::Unique,
                     columns: vec![col.name.clone()],
+                    expression: None,
                 });
             }
             for (name, kind) in [
@@ -94,6 +95,7 @@ impl Plannable for CreateTable {
                         name,
                         kind,
                         columns: vec![col.name.clone()],
+                        expression: None,
                     });
                 }
             }
@@ -105,6 +107,7 @@ impl Plannable for CreateTable {
                 default: col.default.clone(),
                 generated: col.is_generated(),
                 comment: col.comment.clone(),
+                referenced: false,
             });
         }
         if !table.primary_key.is_empty() {
@@ -329,6 +332,7 @@ impl CreateTable {
             name: c.name.clone(),
             kind,
             columns: c.columns.clone(),
+            expression: c.check.clone(),
         });
         Ok(format!(
             "CONSTRAINT {} {body}{}",

@@ -2,10 +2,11 @@
 //! old version keeps reading and writing it until then.
 
 use super::{no_such_column, no_such_table, OpError, PlanContext, Plannable};
+use crate::expressions::{new_value, rewrite_logical};
 use crate::locks::LockMode;
 use crate::plan::{lock, OperationSteps, Step};
 use crate::quote::{ident, qualified};
-use crate::schema::Schema;
+use crate::schema::{Schema, SyncColumn};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -26,19 +27,18 @@ impl Plannable for DropColumn {
         let col = t
             .column(&self.column)
             .ok_or_else(|| no_such_column(t, &self.column))?;
-        if self.down.is_some() {
-            return Err(OpError::new(
-                format!("drop_column `{}.{}` with `down` needs dual-write triggers, which this version of tandem does not install yet", self.table, self.column),
-                "remove `down` if the column is nullable or has a default; otherwise wait for trigger support",
-            ));
-        }
         if t.primary_key.contains(&self.column) {
             return Err(OpError::new(
                 format!("column `{}.{}` is part of the primary key", self.table, self.column),
                 "give the table another primary key first (create_constraint), then drop the column",
             ));
         }
-        if !col.nullable && col.default.is_none() && !col.generated && !t.created_here {
+        if self.down.is_none()
+            && !col.nullable
+            && col.default.is_none()
+            && !col.generated
+            && !t.created_here
+        {
             return Err(OpError::new(
                 format!(
                     "column `{}.{}` is NOT NULL without a default: rows inserted through the new version would have no value for it and fail",
@@ -49,16 +49,30 @@ impl Plannable for DropColumn {
         }
         let physical_table = t.physical.clone();
         let physical_column = col.physical.clone();
+        // With `down`, rows the new version writes get the old column's value from it.
+        let down = match &self.down {
+            Some(d) if !t.created_here => Some(rewrite_logical("down", d, schema, t, new_value)?),
+            _ => None,
+        };
         if let Some(t) = schema.table_mut(&self.table) {
             t.columns.retain(|c| c.name != self.column);
             t.constraints.retain(|c| !c.columns.contains(&self.column));
             t.indexes.retain(|i| !i.columns.contains(&self.column));
+            if let Some(down) = down {
+                t.sync.push(SyncColumn {
+                    old_physical: Some(physical_column.clone()),
+                    new_physical: None,
+                    up: None,
+                    down: Some(down),
+                    new_column: None,
+                });
+            }
         }
         Ok(OperationSteps {
             contract: vec![Step::sql(
                 format!("drop column {}.{}", self.table, self.column),
                 vec![format!(
-                    "ALTER TABLE {} DROP COLUMN {}",
+                    "ALTER TABLE {} DROP COLUMN IF EXISTS {}",
                     qualified(&ctx.schema, &physical_table),
                     ident(&physical_column)
                 )],

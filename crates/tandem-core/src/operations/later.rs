@@ -1,10 +1,13 @@
-//! Operations whose model tandem reads (so pgroll files parse and validate strictly) but does
-//! not plan yet: each says so clearly instead of doing something half right.
+//! Index, constraint and replica identity operations. Those tandem does not plan yet say so
+//! clearly instead of doing something half right.
 
 use super::column::TableReferenceDef;
-use super::{OpError, PlanContext, Plannable};
-use crate::plan::OperationSteps;
-use crate::schema::Schema;
+use super::{check_identifier, no_such_column, no_such_table, OpError, PlanContext, Plannable};
+use crate::expressions::{new_value, rewrite_logical};
+use crate::locks::LockMode;
+use crate::plan::{lock, OperationSteps, Step};
+use crate::quote::{ident, qualified};
+use crate::schema::{Index, Schema};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -132,7 +135,7 @@ pub struct ReplicaIdentityDef {
 fn not_yet(kind: &str) -> OpError {
     OpError::new(
         format!("the `{kind}` operation is not supported by this version of tandem yet"),
-        "supported now: create_table, add_column, rename_column, drop_column, rename_table, drop_table, sql, and alter_column with only `name`; run the change as a `sql` operation with `up` and `down` meanwhile",
+        "run the change as a `sql` operation with `up` and `down` meanwhile",
     )
 }
 
@@ -147,11 +150,344 @@ macro_rules! not_planned_yet {
 }
 
 not_planned_yet!(
-    CreateIndex => "create_index",
-    DropIndex => "drop_index",
     CreateConstraint => "create_constraint",
-    DropConstraint => "drop_constraint",
     DropMulticolumnConstraint => "drop_multicolumn_constraint",
-    RenameConstraint => "rename_constraint",
-    SetReplicaIdentity => "set_replica_identity",
 );
+
+impl Plannable for DropConstraint {
+    /// The constrained column gets a copy without the constraint, synced by `up` (old → new)
+    /// and `down` (new → old, so the old version's constraint keeps holding), exactly like
+    /// alter_column; complete drops the old column, and the constraint with it.
+    fn plan(&self, _ctx: &PlanContext, schema: &mut Schema) -> Result<OperationSteps, OpError> {
+        let table = schema
+            .table(&self.table)
+            .ok_or_else(|| no_such_table(schema, &self.table))?;
+        let Some(constraint) = table.constraint(&self.name) else {
+            return Err(OpError::new(
+                format!("table `{}` has no constraint `{}`", self.table, self.name),
+                format!(
+                    "its constraints are: {}",
+                    table
+                        .constraints
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        };
+        use crate::schema::ConstraintKind::*;
+        if !matches!(constraint.kind, Check | Unique | ForeignKey) {
+            return Err(OpError::new(
+                format!("constraint `{}` is not a CHECK, UNIQUE or FOREIGN KEY constraint", self.name),
+                "primary keys and exclusion constraints cannot be dropped this way; use a `sql` operation",
+            ));
+        }
+        let [column] = constraint.columns.as_slice() else {
+            return Err(OpError::new(
+                format!(
+                    "constraint `{}` covers {} columns",
+                    self.name,
+                    constraint.columns.len()
+                ),
+                "use drop_multicolumn_constraint for a constraint over several columns",
+            ));
+        };
+        let alter = super::AlterColumn {
+            table: self.table.clone(),
+            column: column.clone(),
+            name: None,
+            data_type: None,
+            up: self.up.clone(),
+            down: self.down.clone(),
+            nullable: None,
+            default: None,
+            comment: None,
+            check: None,
+            unique: None,
+            references: None,
+            without_constraint: Some(self.name.clone()),
+        };
+        alter.plan_change(schema)?;
+        if let Some(t) = schema.table_mut(&self.table) {
+            t.constraints.retain(|c| c.name != self.name);
+        }
+        Ok(OperationSteps::default())
+    }
+}
+
+/// A keyword from a closed list (it is spliced into SQL), or an error naming the choices.
+fn keyword(what: &str, value: &str, allowed: &[&str]) -> Result<String, OpError> {
+    let v = value.trim().to_ascii_uppercase();
+    if allowed.iter().any(|a| a.eq_ignore_ascii_case(&v)) {
+        Ok(v)
+    } else {
+        Err(OpError::new(
+            format!("`{what}: {value}` is not valid"),
+            format!("use one of: {}", allowed.join(", ")),
+        ))
+    }
+}
+
+impl Plannable for CreateIndex {
+    /// Built CONCURRENTLY (SHARE UPDATE EXCLUSIVE: reads and writes go on), after any backfill
+    /// of the same migration so it indexes final values; an invalid leftover of a failed build
+    /// is dropped first.
+    fn plan(&self, ctx: &PlanContext, schema: &mut Schema) -> Result<OperationSteps, OpError> {
+        check_identifier("index", &self.name)?;
+        if schema.name_taken(&self.name) {
+            return Err(OpError::new(
+                format!("a table or index named `{}` already exists", self.name),
+                "choose another index name",
+            ));
+        }
+        let table = schema
+            .table(&self.table)
+            .ok_or_else(|| no_such_table(schema, &self.table))?
+            .clone();
+        if self.columns.is_empty() {
+            return Err(OpError::new(
+                format!("index `{}` has no columns", self.name),
+                "list them under `columns:`",
+            ));
+        }
+        let method = match &self.method {
+            Some(m) => keyword(
+                "method",
+                m,
+                &["btree", "hash", "gist", "spgist", "gin", "brin"],
+            )?
+            .to_ascii_lowercase(),
+            None => "btree".to_string(),
+        };
+        let mut elements = Vec::new();
+        let mut logical = Vec::new();
+        for c in &self.columns {
+            let (name, def) = match c {
+                IndexColumn::Name(n) => (n.clone(), None),
+                IndexColumn::Detailed(d) => (d.column.clone(), Some(d)),
+            };
+            let col = table
+                .column(&name)
+                .ok_or_else(|| no_such_column(&table, &name))?;
+            let mut e = ident(&col.physical);
+            if let Some(d) = def {
+                if let Some(collate) = &d.collate {
+                    e.push_str(&format!(" COLLATE {}", ident(collate)));
+                }
+                if let Some(op) = &d.opclass {
+                    e.push_str(&format!(" {}", ident(&op.name)));
+                    if !op.params.is_empty() {
+                        e.push_str(&format!(" ({})", op.params.join(", ")));
+                    }
+                }
+                if let Some(sort) = &d.sort {
+                    e.push_str(&format!(" {}", keyword("sort", sort, &["ASC", "DESC"])?));
+                }
+                if let Some(nulls) = &d.nulls {
+                    e.push_str(&format!(
+                        " NULLS {}",
+                        keyword("nulls", nulls, &["FIRST", "LAST"])?
+                    ));
+                }
+            }
+            elements.push(e);
+            logical.push(name);
+        }
+        let mut sql = format!(
+            "CREATE {}INDEX CONCURRENTLY {} ON {} USING {method} ({})",
+            if self.unique == Some(true) {
+                "UNIQUE "
+            } else {
+                ""
+            },
+            ident(&self.name),
+            qualified(&ctx.schema, &table.physical),
+            elements.join(", ")
+        );
+        if let Some(params) = &self.storage_parameters {
+            sql.push_str(&format!(" WITH ({params})"));
+        }
+        if let Some(p) = &self.predicate {
+            let predicate = rewrite_logical("predicate", p, schema, &table, new_value)?;
+            sql.push_str(&format!(" WHERE {predicate}"));
+        }
+        let drop = format!(
+            "DROP INDEX CONCURRENTLY IF EXISTS {}",
+            qualified(&ctx.schema, &self.name)
+        );
+        if let Some(t) = schema.table_mut(&self.table) {
+            t.indexes.push(Index {
+                name: self.name.clone(),
+                columns: logical,
+                unique: self.unique == Some(true),
+                method,
+                plain: self.predicate.is_none(),
+                constraint: None,
+            });
+        }
+        let locks = vec![lock(
+            &ctx.schema,
+            &table.physical,
+            LockMode::ShareUpdateExclusive,
+        )];
+        Ok(OperationSteps {
+            after_backfill: vec![Step::sql(
+                format!("build index {} without blocking writes", self.name),
+                vec![drop.clone(), sql],
+                locks.clone(),
+            )
+            .non_transactional()],
+            rollback: vec![Step::sql(
+                format!("drop the new index {}", self.name),
+                vec![drop],
+                locks,
+            )
+            .non_transactional()],
+            ..OperationSteps::default()
+        })
+    }
+}
+
+impl Plannable for DropIndex {
+    /// The index stays until complete (the old version may rely on it), then is dropped
+    /// CONCURRENTLY.
+    fn plan(&self, ctx: &PlanContext, schema: &mut Schema) -> Result<OperationSteps, OpError> {
+        let Some(table) = schema
+            .tables
+            .iter_mut()
+            .find(|t| t.indexes.iter().any(|i| i.name == self.name))
+        else {
+            return Err(OpError::new(
+                format!(
+                    "index `{}` does not exist in schema `{}`",
+                    self.name, schema.name
+                ),
+                "check the index name (`\\di` in psql lists them)",
+            ));
+        };
+        if let Some(c) = table
+            .indexes
+            .iter()
+            .find(|i| i.name == self.name)
+            .and_then(|i| i.constraint.clone())
+        {
+            return Err(OpError::new(
+                format!("index `{}` backs constraint `{c}`", self.name),
+                "drop the constraint instead (drop_constraint)",
+            ));
+        }
+        let physical = table.physical.clone();
+        table.indexes.retain(|i| i.name != self.name);
+        Ok(OperationSteps {
+            contract: vec![Step::sql(
+                format!("drop index {}", self.name),
+                vec![format!(
+                    "DROP INDEX CONCURRENTLY IF EXISTS {}",
+                    qualified(&ctx.schema, &self.name)
+                )],
+                vec![lock(&ctx.schema, &physical, LockMode::ShareUpdateExclusive)],
+            )
+            .non_transactional()],
+            ..OperationSteps::default()
+        })
+    }
+}
+
+impl Plannable for RenameConstraint {
+    /// Renamed at complete: the old version may name the constraint (in error handling).
+    fn plan(&self, ctx: &PlanContext, schema: &mut Schema) -> Result<OperationSteps, OpError> {
+        check_identifier("constraint", &self.to)?;
+        let table = schema.table_mut(&self.table).ok_or_else(|| {
+            OpError::new(
+                format!("table `{}` does not exist", self.table),
+                "check the table name",
+            )
+        })?;
+        if table.constraint(&self.to).is_some() {
+            return Err(OpError::new(
+                format!(
+                    "table `{}` already has a constraint `{}`",
+                    self.table, self.to
+                ),
+                "choose another name",
+            ));
+        }
+        let Some(c) = table.constraints.iter_mut().find(|c| c.name == self.from) else {
+            return Err(OpError::new(
+                format!("table `{}` has no constraint `{}`", self.table, self.from),
+                format!(
+                    "its constraints are: {}",
+                    table
+                        .constraints
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        };
+        c.name = self.to.clone();
+        let final_table = table.name.clone();
+        Ok(OperationSteps {
+            finalize: vec![Step::sql(
+                format!("rename constraint {} to {}", self.from, self.to),
+                vec![format!(
+                    "ALTER TABLE {} RENAME CONSTRAINT {} TO {}",
+                    qualified(&ctx.schema, &final_table),
+                    ident(&self.from),
+                    ident(&self.to)
+                )],
+                vec![lock(&ctx.schema, &final_table, LockMode::AccessExclusive)],
+            )],
+            ..OperationSteps::default()
+        })
+    }
+}
+
+impl Plannable for SetReplicaIdentity {
+    /// Set at complete: it only matters to logical replication, which follows the final schema.
+    fn plan(&self, ctx: &PlanContext, schema: &mut Schema) -> Result<OperationSteps, OpError> {
+        let table = schema
+            .table(&self.table)
+            .ok_or_else(|| no_such_table(schema, &self.table))?;
+        let clause = match self.identity.kind.trim().to_ascii_lowercase().as_str() {
+            "nothing" => "NOTHING".to_string(),
+            "default" => "DEFAULT".to_string(),
+            "full" => "FULL".to_string(),
+            "index" => {
+                let Some(ix) = &self.identity.index else {
+                    return Err(OpError::new(
+                        "replica identity `index` names no index",
+                        "add `index: <name>`",
+                    ));
+                };
+                if !table.indexes.iter().any(|i| &i.name == ix) {
+                    return Err(OpError::new(
+                        format!("table `{}` has no index `{ix}`", self.table),
+                        "name a unique index of the table",
+                    ));
+                }
+                format!("USING INDEX {}", ident(ix))
+            }
+            other => {
+                return Err(OpError::new(
+                    format!("replica identity type `{other}` is not valid"),
+                    "use nothing, default, full or index",
+                ))
+            }
+        };
+        let final_table = table.name.clone();
+        Ok(OperationSteps {
+            finalize: vec![Step::sql(
+                format!("set the replica identity of {}", self.table),
+                vec![format!(
+                    "ALTER TABLE {} REPLICA IDENTITY {clause}",
+                    qualified(&ctx.schema, &final_table)
+                )],
+                vec![lock(&ctx.schema, &final_table, LockMode::AccessExclusive)],
+            )],
+            ..OperationSteps::default()
+        })
+    }
+}

@@ -62,6 +62,7 @@ pub fn settings() -> Settings {
             retry_budget: Duration::from_secs(30),
         },
         wait_for_runner: Duration::from_secs(30),
+        backfill: Default::default(),
     }
 }
 
@@ -335,5 +336,161 @@ impl Db {
         }
         out.sort_by_key(|v| v.to_string());
         out
+    }
+}
+
+/// A writer that runs SQL in a loop until stopped, counting successes and keeping failures.
+pub struct Writer {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<(u64, Vec<String>)>,
+}
+
+impl Writer {
+    /// Starts writing `sql(i)` for i = 1, 2, ... through a client on `search_path`.
+    pub async fn spawn(
+        db: &Db,
+        search_path: &str,
+        sql: impl Fn(u64) -> String + Send + 'static,
+    ) -> Writer {
+        let client = db.client_on(search_path).await;
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s = stop.clone();
+        let task = tokio::spawn(async move {
+            let mut ok = 0;
+            let mut failures = Vec::new();
+            let mut i = 0;
+            while !s.load(Ordering::Relaxed) {
+                i += 1;
+                match client.batch_execute(&sql(i)).await {
+                    Ok(()) => ok += 1,
+                    Err(e) => failures.push(format!("{}: {e:?}", sql(i))),
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            (ok, failures)
+        });
+        Writer { stop, task }
+    }
+
+    /// Stops and asserts that every write succeeded; returns how many there were.
+    pub async fn finish(self, who: &str) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        let (ok, failures) = self.task.await.expect("writer task");
+        assert!(
+            failures.is_empty(),
+            "{who}: {} writes failed, first: {}",
+            failures.len(),
+            failures[0]
+        );
+        assert!(ok > 0, "{who} wrote nothing");
+        ok
+    }
+}
+
+/// Settings that make backfills take many small batches, so writers overlap them.
+pub fn small_batches() -> Settings {
+    Settings {
+        backfill: tandem_pg::backfill::BackfillSettings {
+            batch_size: Some(500),
+            ..Default::default()
+        },
+        ..settings()
+    }
+}
+
+/// A two-version case with writers: `old_sql` writes through the old version while `start`
+/// runs (so during the backfill) and after; `new_sql` through the new version once it exists.
+/// `check` runs with both still writing; then the ending, checked by `after`.
+pub async fn two_versions_concurrent<C, CF, A, AF>(
+    baseline: &str,
+    seed: &str,
+    migration_yaml: &str,
+    old_sql: fn(u64) -> String,
+    new_sql: fn(u64) -> String,
+    check: C,
+    after: A,
+) where
+    C: Fn(Versions) -> CF,
+    CF: Future<Output = ()>,
+    A: Fn(Versions, Ending) -> AF,
+    AF: Future<Output = ()>,
+{
+    for ending in [Ending::Complete, Ending::Rollback] {
+        let db = fresh_db().await;
+        db.apply("01_baseline", baseline).await;
+        db.execute(seed).await;
+        let before = db.snapshot().await;
+        let old_writer = Writer::spawn(&db, "public_01_baseline", old_sql).await;
+        let mut engine = db.engine_with(small_batches()).await;
+        engine
+            .start(&migration("02_change", migration_yaml))
+            .await
+            .unwrap_or_else(|e| panic!("start: {e} ({})", e.help()));
+        let new_writer = Writer::spawn(&db, "public_02_change", new_sql).await;
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let versions = Versions {
+            old: Arc::new(db.client_on("public_01_baseline").await),
+            new: Arc::new(db.client_on("public_02_change").await),
+            old_schema: "public_01_baseline".into(),
+            new_schema: "public_02_change".into(),
+            db: db.clone(),
+        };
+        check(versions.clone()).await;
+        // The verification the migration ran at start still holds after the concurrent writes.
+        engine
+            .verify()
+            .await
+            .unwrap_or_else(|e| panic!("verify: {e}"));
+        match ending {
+            Ending::Complete => {
+                old_writer.finish("old version").await;
+                engine
+                    .complete()
+                    .await
+                    .unwrap_or_else(|e| panic!("complete: {e} ({})", e.help()));
+                new_writer.finish("new version").await;
+                assert_eq!(
+                    db.schemas().await,
+                    vec!["public", "public_02_change", "tandem"]
+                );
+                let snap = db.snapshot().await;
+                assert_eq!(
+                    snap["extra"]["functions"],
+                    serde_json::json!([]),
+                    "no functions left behind"
+                );
+                assert_eq!(
+                    snap["extra"]["triggers"],
+                    serde_json::json!([]),
+                    "no triggers left behind"
+                );
+                let helpers = db
+                    .scalar_i64("SELECT count(*) FROM pg_attribute WHERE attrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r') AND attname LIKE '\\_tandem%' AND NOT attisdropped")
+                    .await;
+                assert_eq!(helpers, 0, "no helper columns left behind");
+                let leftover = db
+                    .scalar_i64("SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relname LIKE '\\_tandem%'")
+                    .await;
+                assert_eq!(leftover, 0, "no helper indexes left behind");
+            }
+            Ending::Rollback => {
+                new_writer.finish("new version").await;
+                engine
+                    .rollback()
+                    .await
+                    .unwrap_or_else(|e| panic!("rollback: {e} ({})", e.help()));
+                old_writer.finish("old version").await;
+                assert_eq!(
+                    db.schemas().await,
+                    vec!["public", "public_01_baseline", "tandem"]
+                );
+                assert_eq!(
+                    db.snapshot().await,
+                    before,
+                    "rollback leaves the schema exactly as before"
+                );
+            }
+        }
+        after(versions, ending).await;
     }
 }
