@@ -213,3 +213,33 @@ fn passwords_never_appear_in_output() {
     );
     assert!(!all.contains("s3cr3t-pw"), "leaked the password: {all}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_compat_readme_command_applies_every_pgroll_example() {
+    let db = fresh_db().await;
+    let here = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let dir = [
+        here.join("../../../shared/compat/pgroll-examples"),
+        here.join("../../shared/compat/pgroll-examples"),
+    ]
+    .into_iter()
+    .find(|d| d.is_dir())
+    .expect("pgroll examples beside the repository");
+    let out = tandem(Some(&db), &["migrate", dir.to_str().unwrap(), "--complete"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("applied 56 migration(s)"),
+        "{}",
+        text(&out.stdout)
+    );
+    let h: serde_json::Value =
+        serde_json::from_slice(&tandem(Some(&db), &["history", "--json"]).stdout).unwrap();
+    let statuses: Vec<&str> = h
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses.len(), 56);
+    assert!(statuses.iter().all(|s| *s == "complete"));
+}

@@ -223,6 +223,7 @@ pub fn plan_migration(
         t.physical = t.name.clone();
         t.created_here = false;
         t.sync.clear();
+        t.new_constraints.clear();
         for c in &mut t.columns {
             c.physical = c.name.clone();
         }

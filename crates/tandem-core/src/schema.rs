@@ -35,6 +35,26 @@ pub struct Table {
     /// Columns kept in sync between the old and the new version by dual-write triggers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sync: Vec<SyncColumn>,
+    /// Constraints over several new columns (create_constraint), built with the new columns.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub new_constraints: Vec<NewTableConstraint>,
+}
+
+/// A constraint create_constraint puts on the new version's columns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewTableConstraint {
+    pub name: String,
+    /// The name it takes at complete, when it stands in for a constraint of the old columns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_name: Option<String>,
+    pub kind: ConstraintKind,
+    /// Physical (new) columns.
+    pub columns: Vec<String>,
+    /// CHECK: the expression over physical columns.
+    pub expression: Option<String>,
+    /// FOREIGN KEY: referenced physical table and columns, and the ON DELETE action.
+    pub references: Option<(String, Vec<String>, Option<String>)>,
+    pub nulls_not_distinct: bool,
 }
 
 /// A pair of physical columns that the old and the new version see as one logical column
@@ -152,6 +172,18 @@ pub struct Constraint {
     /// For CHECK constraints: the expression, as `pg_get_expr` prints it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expression: Option<String>,
+    /// For FOREIGN KEY constraints: what it references.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub references: Option<ForeignKeyTarget>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForeignKeyTarget {
+    /// Physical table and columns.
+    pub table: String,
+    pub columns: Vec<String>,
+    /// The ON DELETE action as SQL (`CASCADE`, `SET NULL`, ...), None for NO ACTION.
+    pub on_delete: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

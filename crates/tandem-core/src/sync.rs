@@ -22,7 +22,7 @@ use crate::names::temp_name;
 use crate::operations::OpError;
 use crate::plan::{lock, Action, Backfill, Step, Verify};
 use crate::quote::{ident, literal, qualified};
-use crate::schema::{RowCheck, Schema, Table};
+use crate::schema::{ConstraintKind, RowCheck, Schema, Table};
 
 /// The steps of one table's synced columns, by the place they take in the plan.
 #[derive(Default)]
@@ -66,6 +66,8 @@ pub(crate) fn generate(
     let rel = qualified(s, &table.physical);
     let final_rel = qualified(s, &table.name);
     let function = qualified(s, &temp_name("sync", &table.physical));
+    // Every new column is added before any constraint: one may span several of them.
+    let mut add_columns = Vec::new();
     let mut statements = Vec::new();
     let mut locks = vec![lock(s, &table.physical, LockMode::AccessExclusive)];
     let mut assignments = Vec::new();
@@ -86,7 +88,7 @@ pub(crate) fn generate(
             continue;
         };
         let col = ident(new);
-        statements.push(format!(
+        add_columns.push(format!(
             "ALTER TABLE {rel} ADD COLUMN {col} {}",
             spec.data_type
         ));
@@ -248,6 +250,89 @@ pub(crate) fn generate(
         ));
     }
 
+    for c in &table.new_constraints {
+        let cols = c
+            .columns
+            .iter()
+            .map(|k| ident(k))
+            .collect::<Vec<_>>()
+            .join(", ");
+        match c.kind {
+            ConstraintKind::Check => {
+                let expr = c.expression.clone().unwrap_or_else(|| "true".into());
+                statements.push(format!(
+                    "ALTER TABLE {rel} ADD CONSTRAINT {} CHECK ({expr}) NOT VALID",
+                    ident(&c.name)
+                ));
+                out.complete
+                    .push(validate(s, &table.physical, &c.name, None));
+                checks.push(RowCheck {
+                    description: format!("check {}", c.name),
+                    condition: format!("({expr}) IS NOT FALSE"),
+                    if_immutable: None,
+                });
+            }
+            ConstraintKind::ForeignKey => {
+                if let Some((target, target_cols, on_delete)) = &c.references {
+                    let action = on_delete
+                        .as_ref()
+                        .map(|a| format!(" ON DELETE {a}"))
+                        .unwrap_or_default();
+                    statements.push(format!(
+                        "ALTER TABLE {rel} ADD CONSTRAINT {} FOREIGN KEY ({cols}) REFERENCES {} ({}){action} NOT VALID",
+                        ident(&c.name),
+                        qualified(s, target),
+                        target_cols.iter().map(|k| ident(k)).collect::<Vec<_>>().join(", ")
+                    ));
+                    locks.push(lock(s, target, LockMode::ShareRowExclusive));
+                    out.complete
+                        .push(validate(s, &table.physical, &c.name, Some(target)));
+                    if let Some(final_name) = c.final_name.as_ref().filter(|f| **f != c.name) {
+                        out.finalize.push(Step::sql(
+                            format!("give constraint {final_name} its name back"),
+                            vec![format!(
+                                "ALTER TABLE {final_rel} RENAME CONSTRAINT {} TO {}",
+                                ident(&c.name),
+                                ident(final_name)
+                            )],
+                            vec![lock(s, &table.name, LockMode::AccessExclusive)],
+                        ));
+                    }
+                }
+            }
+            ConstraintKind::Unique | ConstraintKind::PrimaryKey => {
+                let mut step =
+                    concurrent_index(s, &table.physical, &c.name, true, "btree", &c.columns);
+                if c.nulls_not_distinct {
+                    if let Action::Sql { statements } = &mut step.action {
+                        if let Some(create) = statements.last_mut() {
+                            // NULLS NOT DISTINCT goes after the column list.
+                            create.push_str(" NULLS NOT DISTINCT");
+                        }
+                    }
+                }
+                out.after_backfill.push(step);
+                let what = if c.kind == ConstraintKind::Unique {
+                    "UNIQUE"
+                } else {
+                    "PRIMARY KEY"
+                };
+                out.finalize.push(Step::sql(
+                    format!("attach the index {} as a {what} constraint", c.name),
+                    vec![format!(
+                        "ALTER TABLE {final_rel} ADD CONSTRAINT {} {what} USING INDEX {}",
+                        ident(&c.name),
+                        ident(&c.name)
+                    )],
+                    vec![lock(s, &table.name, LockMode::AccessExclusive)],
+                ));
+            }
+            _ => {}
+        }
+    }
+
+    add_columns.extend(statements);
+    let mut statements = add_columns;
     statements.extend(trigger(schema, table, v, &function)?);
     out.start.push(Step::sql(
         format!(

@@ -34,9 +34,18 @@ struct RawColumn {
 struct RawConstraint {
     #[serde(default)]
     expression: Option<String>,
+    #[serde(default)]
+    references: Option<RawReference>,
     name: String,
     kind: String,
     columns: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+struct RawReference {
+    table: String,
+    columns: Option<Vec<String>>,
+    on_delete: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -71,6 +80,12 @@ SELECT coalesce(json_agg(json_build_object(
         'name', con.conname,
         'kind', con.contype,
         'expression', CASE WHEN con.contype = 'c' THEN pg_get_expr(con.conbin, con.conrelid) END,
+        'references', CASE WHEN con.contype = 'f' THEN json_build_object(
+            'table', (SELECT relname FROM pg_class WHERE oid = con.confrelid),
+            'columns', (SELECT json_agg(a.attname ORDER BY k.ord)
+                        FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, ord)
+                        JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum),
+            'on_delete', CASE con.confdeltype WHEN 'r' THEN 'RESTRICT' WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL' WHEN 'd' THEN 'SET DEFAULT' END) END,
         'columns', (SELECT json_agg(a.attname ORDER BY k.ord)
                     FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
                     JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum)))
@@ -143,6 +158,11 @@ fn table_of(t: RawTable) -> Table {
                 kind,
                 columns: c.columns.unwrap_or_default(),
                 expression: c.expression,
+                references: c.references.map(|r| tandem_core::schema::ForeignKeyTarget {
+                    table: r.table,
+                    columns: r.columns.unwrap_or_default(),
+                    on_delete: r.on_delete,
+                }),
             })
         })
         .collect();
@@ -187,6 +207,7 @@ fn table_of(t: RawTable) -> Table {
             .collect(),
         created_here: false,
         sync: Vec::new(),
+        new_constraints: Vec::new(),
     }
 }
 

@@ -215,6 +215,7 @@ impl Plannable for AddColumn {
                     kind,
                     columns: vec![col.name.clone()],
                     expression: None,
+                    references: None,
                 });
             }
         }

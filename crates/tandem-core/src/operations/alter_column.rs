@@ -140,10 +140,11 @@ impl AlterColumn {
         if let Some(fk) = table.constraints.iter().find(|c| {
             c.kind == ConstraintKind::ForeignKey
                 && c.columns.contains(&self.column)
+                && c.references.is_none()
                 && Some(&c.name) != self.without_constraint.as_ref()
         }) {
             return Err(OpError::new(
-                format!("alter_column on {what}: the column has the foreign key `{}`", fk.name),
+                format!("alter_column on {what}: the foreign key `{}` cannot be read from the catalog", fk.name),
                 "drop the foreign key first (drop_constraint) and give it again in this alter_column's `references`",
             ));
         }
@@ -279,6 +280,17 @@ impl AlterColumn {
         let t = schema
             .table_mut(&self.table)
             .ok_or_else(|| no_such_table(&snapshot, &self.table))?;
+        if existing.is_none() {
+            merge_shared_carry_overs(t, &mut sync, &col.physical, &new_physical);
+            carry_foreign_keys(
+                t,
+                &snapshot,
+                &self.column,
+                &col.physical,
+                &new_physical,
+                self.without_constraint.as_deref(),
+            );
+        }
         match existing {
             Some(i) => t.sync[i] = sync,
             None => t.sync.push(sync),
@@ -356,5 +368,128 @@ impl AlterColumn {
             });
         }
         Ok(spec)
+    }
+}
+
+/// A CHECK or index over several columns is carried over once: when a second of its columns is
+/// copied, the copy made for the first is updated to use this column's copy too.
+fn merge_shared_carry_overs(
+    table: &mut crate::schema::Table,
+    sync: &mut SyncColumn,
+    old_physical: &str,
+    new_physical: &str,
+) {
+    let Some(spec) = sync.new_column.as_mut() else {
+        return;
+    };
+    let snapshot = table.clone();
+    let schema = Schema {
+        tables: vec![snapshot.clone()],
+        ..Schema::default()
+    };
+    let mut others: Vec<&mut NewColumn> = table
+        .sync
+        .iter_mut()
+        .filter_map(|s| s.new_column.as_mut())
+        .collect();
+    spec.checks.retain(|check| {
+        for other in others.iter_mut() {
+            if let Some(existing) = other
+                .checks
+                .iter_mut()
+                .find(|c| c.final_name == check.final_name)
+            {
+                if let Ok(merged) =
+                    rewrite_physical(&existing.expression, &schema, &snapshot, |p| {
+                        (p == old_physical).then(|| ident(new_physical))
+                    })
+                {
+                    existing.expression = merged;
+                }
+                return false;
+            }
+        }
+        true
+    });
+    spec.indexes.retain(|ix| {
+        for other in others.iter_mut() {
+            if let Some(existing) = other
+                .indexes
+                .iter_mut()
+                .find(|i| i.final_name == ix.final_name)
+            {
+                for c in existing.columns.iter_mut() {
+                    if c == old_physical {
+                        *c = new_physical.to_string();
+                    }
+                }
+                return false;
+            }
+        }
+        true
+    });
+}
+
+/// The table's foreign keys over the copied column are carried to the copy (NOT VALID, then
+/// validated at complete and given their names back); one over several copied columns is
+/// carried once and follows each copy.
+fn carry_foreign_keys(
+    t: &mut crate::schema::Table,
+    snapshot: &Schema,
+    column: &str,
+    old_physical: &str,
+    new_physical: &str,
+    without: Option<&str>,
+) {
+    let Some(before) = snapshot.table(&t.name) else {
+        return;
+    };
+    for fk in before.constraints.iter().filter(|c| {
+        c.kind == ConstraintKind::ForeignKey
+            && c.columns.iter().any(|k| k == column)
+            && Some(c.name.as_str()) != without
+    }) {
+        let Some(target) = &fk.references else {
+            continue;
+        };
+        if let Some(existing) = t
+            .new_constraints
+            .iter_mut()
+            .find(|c| c.final_name.as_deref() == Some(fk.name.as_str()))
+        {
+            for c in existing.columns.iter_mut() {
+                if c == old_physical {
+                    *c = new_physical.to_string();
+                }
+            }
+            continue;
+        }
+        let columns = fk
+            .columns
+            .iter()
+            .map(|k| {
+                if k == column {
+                    new_physical.to_string()
+                } else {
+                    before
+                        .column(k)
+                        .map(|c| c.physical.clone())
+                        .unwrap_or_else(|| k.clone())
+                }
+            })
+            .collect();
+        t.new_constraints.push(crate::schema::NewTableConstraint {
+            name: temp_name("fk", &fk.name),
+            final_name: Some(fk.name.clone()),
+            kind: ConstraintKind::ForeignKey,
+            columns,
+            expression: None,
+            references: Some((
+                target.table.clone(),
+                target.columns.clone(),
+                target.on_delete.clone(),
+            )),
+            nulls_not_distinct: false,
+        });
     }
 }

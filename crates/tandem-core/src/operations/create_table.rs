@@ -78,6 +78,7 @@ impl Plannable for CreateTable {
                     kind: ConstraintKind::Unique,
                     columns: vec![col.name.clone()],
                     expression: None,
+                    references: None,
                 });
             }
             for (name, kind) in [
@@ -96,6 +97,7 @@ impl Plannable for CreateTable {
                         kind,
                         columns: vec![col.name.clone()],
                         expression: None,
+                        references: None,
                     });
                 }
             }
@@ -333,6 +335,7 @@ impl CreateTable {
             kind,
             columns: c.columns.clone(),
             expression: c.check.clone(),
+            references: None,
         });
         Ok(format!(
             "CONSTRAINT {} {body}{}",

@@ -132,6 +132,7 @@ pub struct ReplicaIdentityDef {
     pub index: Option<String>,
 }
 
+#[allow(dead_code)]
 fn not_yet(kind: &str) -> OpError {
     OpError::new(
         format!("the `{kind}` operation is not supported by this version of tandem yet"),
@@ -139,6 +140,7 @@ fn not_yet(kind: &str) -> OpError {
     )
 }
 
+#[allow(unused_macros)]
 macro_rules! not_planned_yet {
     ($($ty:ty => $kind:literal),* $(,)?) => {$(
         impl Plannable for $ty {
@@ -148,11 +150,6 @@ macro_rules! not_planned_yet {
         }
     )*};
 }
-
-not_planned_yet!(
-    CreateConstraint => "create_constraint",
-    DropMulticolumnConstraint => "drop_multicolumn_constraint",
-);
 
 impl Plannable for DropConstraint {
     /// The constrained column gets a copy without the constraint, synced by `up` (old → new)
@@ -489,5 +486,247 @@ impl Plannable for SetReplicaIdentity {
             )],
             ..OperationSteps::default()
         })
+    }
+}
+
+/// Copies `columns` of `table` like alter_column (each with its `up`/`down`, identity when
+/// absent), optionally leaving out constraint `without`.
+fn copy_columns(
+    schema: &mut Schema,
+    table: &str,
+    columns: &[String],
+    up: &BTreeMap<String, String>,
+    down: &BTreeMap<String, String>,
+    without: Option<&str>,
+) -> Result<(), OpError> {
+    for key in up.keys().chain(down.keys()) {
+        if !columns.contains(key) {
+            return Err(OpError::new(
+                format!("`up`/`down` name column `{key}`, which the constraint does not cover"),
+                format!(
+                    "give `up` and `down` for the constraint's columns only: {}",
+                    columns.join(", ")
+                ),
+            ));
+        }
+    }
+    for column in columns {
+        let alter = super::AlterColumn {
+            table: table.to_string(),
+            column: column.clone(),
+            name: None,
+            data_type: None,
+            up: Some(up.get(column).cloned().unwrap_or_else(|| ident(column))),
+            down: Some(down.get(column).cloned().unwrap_or_else(|| ident(column))),
+            nullable: None,
+            default: None,
+            comment: None,
+            check: None,
+            unique: None,
+            references: None,
+            without_constraint: without.map(String::from),
+        };
+        alter.plan_change(schema)?;
+    }
+    Ok(())
+}
+
+impl Plannable for CreateConstraint {
+    /// The covered columns are copied (synced by `up`/`down`, backfilled and verified), and the
+    /// constraint is put on the copies: CHECK and FOREIGN KEY NOT VALID then validated at
+    /// complete, UNIQUE and PRIMARY KEY through an index built CONCURRENTLY and attached at
+    /// complete. The old version keeps writing the old columns, unconstrained.
+    fn plan(&self, _ctx: &PlanContext, schema: &mut Schema) -> Result<OperationSteps, OpError> {
+        use crate::schema::{ConstraintKind, NewTableConstraint};
+        check_identifier("constraint", &self.name)?;
+        let table = schema
+            .table(&self.table)
+            .ok_or_else(|| no_such_table(schema, &self.table))?
+            .clone();
+        if table.constraint(&self.name).is_some() || schema.index_exists(&self.name) {
+            return Err(OpError::new(
+                format!("a constraint or index named `{}` already exists", self.name),
+                "choose another name",
+            ));
+        }
+        let kind = match self.kind.trim() {
+            "unique" => ConstraintKind::Unique,
+            "check" => ConstraintKind::Check,
+            "foreign_key" => ConstraintKind::ForeignKey,
+            "primary_key" => ConstraintKind::PrimaryKey,
+            other => {
+                return Err(OpError::new(
+                    format!("constraint type `{other}` is not supported by create_constraint"),
+                    "use unique, check, foreign_key or primary_key",
+                ))
+            }
+        };
+        if self.columns.is_empty() {
+            return Err(OpError::new(
+                format!("constraint `{}` lists no columns", self.name),
+                "list them under `columns:`",
+            ));
+        }
+        for c in &self.columns {
+            if table.column(c).is_none() {
+                return Err(no_such_column(&table, c));
+            }
+        }
+        if kind == ConstraintKind::PrimaryKey && !table.primary_key.is_empty() {
+            return Err(OpError::new(
+                format!("table `{}` already has a primary key", self.table),
+                "drop it first with a `sql` operation, or create a unique constraint instead",
+            ));
+        }
+        copy_columns(
+            schema,
+            &self.table,
+            &self.columns,
+            &self.up,
+            &self.down,
+            None,
+        )?;
+        let copied = schema
+            .table(&self.table)
+            .ok_or_else(|| no_such_table(schema, &self.table))?
+            .clone();
+        let physical: Vec<String> = self
+            .columns
+            .iter()
+            .map(|c| {
+                copied
+                    .column(c)
+                    .map(|k| k.physical.clone())
+                    .unwrap_or_else(|| c.clone())
+            })
+            .collect();
+        let mut constraint = NewTableConstraint {
+            name: self.name.clone(),
+            final_name: None,
+            kind,
+            columns: physical.clone(),
+            expression: None,
+            references: None,
+            nulls_not_distinct: self.nulls_not_distinct,
+        };
+        match kind {
+            ConstraintKind::Check => {
+                let Some(check) = &self.check else {
+                    return Err(OpError::new(
+                        format!("check constraint `{}` has no `check` expression", self.name),
+                        "add `check: <boolean SQL expression>`",
+                    ));
+                };
+                constraint.expression =
+                    Some(rewrite_logical("check", check, schema, &copied, new_value)?);
+            }
+            ConstraintKind::ForeignKey => {
+                let Some(r) = &self.references else {
+                    return Err(OpError::new(
+                        format!("foreign key `{}` has no `references`", self.name),
+                        "add `references: {table: ..., columns: [...]}`",
+                    ));
+                };
+                let target = schema
+                    .table(&r.table)
+                    .ok_or_else(|| no_such_table(schema, &r.table))?;
+                if r.columns.len() != self.columns.len() {
+                    return Err(OpError::new(
+                        format!(
+                            "foreign key `{}` has {} columns but references {}",
+                            self.name,
+                            self.columns.len(),
+                            r.columns.len()
+                        ),
+                        "list as many referenced columns as constrained ones",
+                    ));
+                }
+                let mut cols = Vec::new();
+                for c in &r.columns {
+                    cols.push(
+                        target
+                            .column(c)
+                            .ok_or_else(|| no_such_column(target, c))?
+                            .physical
+                            .clone(),
+                    );
+                }
+                let action = super::column::referential_action("on_delete", &r.on_delete)?;
+                constraint.references = Some((target.physical.clone(), cols, action));
+            }
+            ConstraintKind::PrimaryKey => {
+                // A primary key's columns are NOT NULL: the copies become so at complete.
+                if let Some(t) = schema.table_mut(&self.table) {
+                    for s in t.sync.iter_mut() {
+                        if s.new_physical
+                            .as_ref()
+                            .is_some_and(|p| physical.contains(p))
+                        {
+                            if let Some(spec) = s.new_column.as_mut() {
+                                spec.not_null = true;
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        if let Some(t) = schema.table_mut(&self.table) {
+            t.new_constraints.push(constraint);
+            t.constraints.push(crate::schema::Constraint {
+                name: self.name.clone(),
+                kind,
+                columns: self.columns.clone(),
+                expression: self.check.clone(),
+                references: None,
+            });
+            if kind == ConstraintKind::PrimaryKey {
+                t.primary_key = self.columns.clone();
+            }
+        }
+        Ok(OperationSteps::default())
+    }
+}
+
+impl Plannable for DropMulticolumnConstraint {
+    /// Like drop_constraint, for a constraint over several columns: each is copied without it.
+    fn plan(&self, _ctx: &PlanContext, schema: &mut Schema) -> Result<OperationSteps, OpError> {
+        let table = schema
+            .table(&self.table)
+            .ok_or_else(|| no_such_table(schema, &self.table))?;
+        let Some(constraint) = table.constraint(&self.name) else {
+            return Err(OpError::new(
+                format!("table `{}` has no constraint `{}`", self.table, self.name),
+                format!(
+                    "its constraints are: {}",
+                    table
+                        .constraints
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        };
+        use crate::schema::ConstraintKind::*;
+        if !matches!(constraint.kind, Check | Unique | ForeignKey) {
+            return Err(OpError::new(
+                format!("constraint `{}` is not a CHECK, UNIQUE or FOREIGN KEY constraint", self.name),
+                "primary keys and exclusion constraints cannot be dropped this way; use a `sql` operation",
+            ));
+        }
+        let columns = constraint.columns.clone();
+        copy_columns(
+            schema,
+            &self.table,
+            &columns,
+            &self.up,
+            &self.down,
+            Some(&self.name),
+        )?;
+        if let Some(t) = schema.table_mut(&self.table) {
+            t.constraints.retain(|c| c.name != self.name);
+        }
+        Ok(OperationSteps::default())
     }
 }
