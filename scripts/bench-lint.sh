@@ -3,20 +3,20 @@
 #
 #   scripts/bench-lint.sh [STATEMENTS]      (default 10000)
 #
-# Builds tandem-lint in release (target dir: $CARGO_TARGET_DIR, default /work/target-lint),
+# Builds tandem in release (target dir: $CARGO_TARGET_DIR, default the repository's target/),
 # generates a corpus of realistic migration files, installs squawk-cli with pip if missing,
 # and times both with hyperfine when present, else with a plain loop (best of 5).
 set -euo pipefail
 
 STATEMENTS="${1:-10000}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-TARGET="${CARGO_TARGET_DIR:-/work/target-lint}"
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 CORPUS="$(mktemp -d)/corpus"
 RUNS=5
 
-echo "== building tandem-lint (release)"
-(cd "$ROOT" && CARGO_TARGET_DIR="$TARGET" cargo build -q -p tandem-lint --release --examples)
-TANDEM="$TARGET/release/examples/tandem-lint"
+echo "== building tandem (release)"
+(cd "$ROOT" && CARGO_TARGET_DIR="$TARGET" cargo build -q --release -p tandem-cli && CARGO_TARGET_DIR="$TARGET" cargo build -q --release -p tandem-lint --example gen-corpus)
+TANDEM="$TARGET/release/tandem"
 "$TARGET/release/examples/gen-corpus" "$CORPUS" "$STATEMENTS"
 
 if ! command -v squawk >/dev/null 2>&1; then
