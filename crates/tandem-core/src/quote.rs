@@ -7,16 +7,8 @@
 ///
 /// Always quoting (rather than only when needed) keeps names case-exact and immune to keywords.
 pub fn ident(name: &str) -> String {
-    let mut out = String::with_capacity(name.len() + 2);
-    out.push('"');
-    for c in name.chars() {
-        if c == '"' {
-            out.push('"');
-        }
-        out.push(c);
-    }
-    out.push('"');
-    out
+    // tandem-sql sits below core and owns the implementation, so there is exactly one.
+    tandem_sql::quote_ident(name)
 }
 
 /// A schema-qualified name, `"schema"."name"`.

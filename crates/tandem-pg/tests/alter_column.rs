@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{two_versions_concurrent, Ending, Versions};
+use common::{count, fails_with, two_versions_concurrent, Ending, Versions};
 use tokio_postgres::error::SqlState;
 
 const BASELINE: &str = r#"
@@ -33,22 +33,6 @@ SELECT (g % 100)::text || '.5',
        CASE WHEN g % 7 = 0 THEN 999 ELSE g % 10 + 1 END,
        'c' || g
 FROM generate_series(1, 5000) g;";
-
-async fn count(c: &tokio_postgres::Client, sql: &str) -> i64 {
-    c.query_one(sql, &[])
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
-        .get(0)
-}
-
-async fn fails_with(c: &tokio_postgres::Client, sql: &str, state: &SqlState) {
-    let err = c
-        .batch_execute(sql)
-        .await
-        .err()
-        .unwrap_or_else(|| panic!("`{sql}` should fail"));
-    assert_eq!(err.code(), Some(state), "`{sql}`: {err:?}");
-}
 
 async fn text(c: &tokio_postgres::Client, sql: &str) -> String {
     c.query_one(sql, &[])

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{two_versions, Ending, Versions};
+use common::{count, fails_with, two_versions, Ending, Versions};
 use tokio_postgres::error::SqlState;
 
 const BASELINE: &str = r#"
@@ -23,22 +23,6 @@ operations:
 
 const SEED: &str = "INSERT INTO public.teams (title) VALUES ('red'), ('blue');
 INSERT INTO public.users (name, email) SELECT 'seed ' || g, 'seed' || g || '@x' FROM generate_series(1, 50) g;";
-
-async fn count(c: &tokio_postgres::Client, sql: &str) -> i64 {
-    c.query_one(sql, &[])
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
-        .get(0)
-}
-
-async fn fails_with(c: &tokio_postgres::Client, sql: &str, state: &SqlState) {
-    let err = c
-        .batch_execute(sql)
-        .await
-        .err()
-        .unwrap_or_else(|| panic!("`{sql}` should fail"));
-    assert_eq!(err.code(), Some(state), "`{sql}`: {err:?}");
-}
 
 async fn column_names(v: &Versions, table: &str) -> Vec<String> {
     v.db.client()

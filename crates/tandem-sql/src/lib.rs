@@ -232,10 +232,9 @@ fn embeddable(replacement: &str) -> Result<String, ExprError> {
 
 /// Quotes an identifier, always: `"name"`, inner quotes doubled.
 ///
-/// The same function as tandem-core's `quote::ident`, copied rather than imported because
-/// this crate sits below tandem-core (it needs only the parser, and core may depend on it).
-/// The rewrite itself never quotes: the resolver hands back finished SQL. It is public so
-/// that a resolver can build `NEW."col"` without reaching for tandem-core.
+/// Quotes an identifier for PostgreSQL: always double-quoted, inner quotes doubled. This is the
+/// one quoting function of tandem (tandem-core's `quote::ident` calls it): always quoting keeps
+/// names case-exact and immune to keywords.
 pub fn quote_ident(name: &str) -> String {
     let mut out = String::with_capacity(name.len() + 2);
     out.push('"');

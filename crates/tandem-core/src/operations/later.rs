@@ -156,30 +156,7 @@ impl Plannable for DropConstraint {
     /// and `down` (new → old, so the old version's constraint keeps holding), exactly like
     /// alter_column; complete drops the old column, and the constraint with it.
     fn plan(&self, _ctx: &PlanContext, schema: &mut Schema) -> Result<OperationSteps, OpError> {
-        let table = schema
-            .table(&self.table)
-            .ok_or_else(|| no_such_table(schema, &self.table))?;
-        let Some(constraint) = table.constraint(&self.name) else {
-            return Err(OpError::new(
-                format!("table `{}` has no constraint `{}`", self.table, self.name),
-                format!(
-                    "its constraints are: {}",
-                    table
-                        .constraints
-                        .iter()
-                        .map(|c| c.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            ));
-        };
-        use crate::schema::ConstraintKind::*;
-        if !matches!(constraint.kind, Check | Unique | ForeignKey) {
-            return Err(OpError::new(
-                format!("constraint `{}` is not a CHECK, UNIQUE or FOREIGN KEY constraint", self.name),
-                "primary keys and exclusion constraints cannot be dropped this way; use a `sql` operation",
-            ));
-        }
+        let constraint = droppable_constraint(schema, &self.table, &self.name)?;
         let [column] = constraint.columns.as_slice() else {
             return Err(OpError::new(
                 format!(
@@ -691,30 +668,7 @@ impl Plannable for CreateConstraint {
 impl Plannable for DropMulticolumnConstraint {
     /// Like drop_constraint, for a constraint over several columns: each is copied without it.
     fn plan(&self, _ctx: &PlanContext, schema: &mut Schema) -> Result<OperationSteps, OpError> {
-        let table = schema
-            .table(&self.table)
-            .ok_or_else(|| no_such_table(schema, &self.table))?;
-        let Some(constraint) = table.constraint(&self.name) else {
-            return Err(OpError::new(
-                format!("table `{}` has no constraint `{}`", self.table, self.name),
-                format!(
-                    "its constraints are: {}",
-                    table
-                        .constraints
-                        .iter()
-                        .map(|c| c.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            ));
-        };
-        use crate::schema::ConstraintKind::*;
-        if !matches!(constraint.kind, Check | Unique | ForeignKey) {
-            return Err(OpError::new(
-                format!("constraint `{}` is not a CHECK, UNIQUE or FOREIGN KEY constraint", self.name),
-                "primary keys and exclusion constraints cannot be dropped this way; use a `sql` operation",
-            ));
-        }
+        let constraint = droppable_constraint(schema, &self.table, &self.name)?;
         let columns = constraint.columns.clone();
         copy_columns(
             schema,
@@ -729,4 +683,37 @@ impl Plannable for DropMulticolumnConstraint {
         }
         Ok(OperationSteps::default())
     }
+}
+
+/// A CHECK, UNIQUE or FOREIGN KEY constraint of `table` that drop_constraint or
+/// drop_multicolumn_constraint may drop.
+fn droppable_constraint(
+    schema: &Schema,
+    table: &str,
+    name: &str,
+) -> Result<crate::schema::Constraint, OpError> {
+    let t = schema
+        .table(table)
+        .ok_or_else(|| no_such_table(schema, table))?;
+    let Some(constraint) = t.constraint(name) else {
+        return Err(OpError::new(
+            format!("table `{table}` has no constraint `{name}`"),
+            format!(
+                "its constraints are: {}",
+                t.constraints
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    };
+    use crate::schema::ConstraintKind::*;
+    if !matches!(constraint.kind, Check | Unique | ForeignKey) {
+        return Err(OpError::new(
+            format!("constraint `{name}` is not a CHECK, UNIQUE or FOREIGN KEY constraint"),
+            "primary keys and exclusion constraints cannot be dropped this way; use a `sql` operation",
+        ));
+    }
+    Ok(constraint.clone())
 }

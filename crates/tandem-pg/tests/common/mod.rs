@@ -494,3 +494,21 @@ pub async fn two_versions_concurrent<C, CF, A, AF>(
         after(versions, ending).await;
     }
 }
+
+/// The single bigint a query returns.
+pub async fn count(c: &Client, sql: &str) -> i64 {
+    c.query_one(sql, &[])
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+        .get(0)
+}
+
+/// Asserts that `sql` fails with SQLSTATE `state`.
+pub async fn fails_with(c: &Client, sql: &str, state: &tokio_postgres::error::SqlState) {
+    let err = c
+        .batch_execute(sql)
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("`{sql}` should fail"));
+    assert_eq!(err.code(), Some(state), "`{sql}`: {err:?}");
+}
