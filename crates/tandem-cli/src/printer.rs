@@ -65,6 +65,11 @@ impl Printer {
 
 impl Reporter for Printer {
     fn event(&self, event: Event) {
+        if let Event::Warning(message) = &event {
+            // Shown even with --quiet: it is about the user's migration.
+            eprintln!("warning: {message}");
+            return;
+        }
         if self.quiet.load(Ordering::Relaxed) {
             return;
         }
@@ -105,6 +110,7 @@ impl Reporter for Printer {
             Event::PhaseDone { phase, migration, elapsed } => {
                 eprintln!("{phase} {migration}: done in {:.2}s", elapsed.as_secs_f64())
             }
+            Event::Warning(_) => {}
             Event::BackfillProgress { table, rows_done, rows_estimate, rows_per_second, finished } => {
                 self.backfill(&table, rows_done, rows_estimate, rows_per_second, finished)
             }

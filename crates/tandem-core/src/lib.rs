@@ -17,5 +17,5 @@ pub mod versions;
 pub use migration::{Migration, ParseError};
 pub use operations::{Operation, PlanContext};
 pub use plan::{Action, Phase, Plan, Step};
-pub use planner::{plan_migration, PlanError, Planned};
+pub use planner::{plan_migration, PlanError, Planned, Probe, ProbeKind};
 pub use schema::Schema;

@@ -27,6 +27,32 @@ pub struct PlanError {
 pub struct Planned {
     pub plan: Plan,
     pub new_schema: Schema,
+    /// Every SQL expression the plan will evaluate per row, to be checked by the server
+    /// before anything runs.
+    pub probes: Vec<Probe>,
+}
+
+/// An expression over a table's physical columns (existing ones and those start adds).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Probe {
+    /// What it is, for the error message: "`up` of items.price".
+    pub what: String,
+    pub table: String,
+    /// Columns start adds to the table: (name, type).
+    pub new_columns: Vec<(String, String)>,
+    pub expression: String,
+    pub kind: ProbeKind,
+}
+
+/// How the expression is used, so it is checked the same way.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProbeKind {
+    /// Assigned to this column (`UPDATE ... SET column = expression`).
+    Assign(String),
+    /// A boolean condition (a CHECK).
+    Condition,
+    /// The default of this column.
+    Default(String),
 }
 
 /// Plans `migration` against `schema` (the schema as the previous version sees it).
@@ -123,6 +149,7 @@ pub fn plan_migration(
             sync::generate(&logical, table, &versions).map_err(|e| whole(e.message, &e.help))?,
         );
     }
+    let probes = probes_of(&logical);
     let mut gen = TableSteps::default();
     for g in generated {
         gen.start.extend(g.start);
@@ -229,6 +256,7 @@ pub fn plan_migration(
         }
     }
     Ok(Planned {
+        probes,
         plan: Plan {
             migration: migration.name.clone(),
             schema: ctx.schema.clone(),
@@ -280,4 +308,75 @@ fn rename_pass(ctx: &PlanContext, logical: &Schema) -> Vec<Step> {
         ));
     }
     steps
+}
+
+/// The expressions of every synced column and new constraint, with what they need to be checked.
+fn probes_of(schema: &Schema) -> Vec<Probe> {
+    let mut out = Vec::new();
+    // A table this migration creates does not exist to copy yet; it has no rows to compute.
+    for t in schema
+        .tables
+        .iter()
+        .filter(|t| !t.sync.is_empty() && !t.created_here)
+    {
+        let new_columns: Vec<(String, String)> = t
+            .sync
+            .iter()
+            .filter_map(|s| {
+                Some((
+                    s.new_physical.clone()?,
+                    s.new_column.as_ref()?.data_type.clone(),
+                ))
+            })
+            .collect();
+        let mut push = |what: String, expression: &str, kind: ProbeKind| {
+            out.push(Probe {
+                what,
+                table: t.physical.clone(),
+                new_columns: new_columns.clone(),
+                expression: expression.to_string(),
+                kind,
+            })
+        };
+        for s in &t.sync {
+            if let (Some(new), Some(up)) = (&s.new_physical, &s.up) {
+                push(
+                    format!("`up` of {}.{new}", t.name),
+                    up,
+                    ProbeKind::Assign(new.clone()),
+                );
+            }
+            if let (Some(old), Some(down)) = (&s.old_physical, &s.down) {
+                push(
+                    format!("`down` for {}.{old}", t.name),
+                    down,
+                    ProbeKind::Assign(old.clone()),
+                );
+            }
+            if let Some(spec) = &s.new_column {
+                for c in &spec.checks {
+                    push(
+                        format!("check {}", c.final_name),
+                        &c.expression,
+                        ProbeKind::Condition,
+                    );
+                }
+                if let (Some(d), Some(new)) = (&spec.default, &s.new_physical) {
+                    push(
+                        format!("the default of {}.{new}", t.name),
+                        d,
+                        ProbeKind::Default(new.clone()),
+                    );
+                }
+            }
+        }
+        for c in t.new_constraints.iter().filter(|c| c.expression.is_some()) {
+            push(
+                format!("check {}", c.name),
+                c.expression.as_deref().unwrap_or("true"),
+                ProbeKind::Condition,
+            );
+        }
+    }
+    out
 }

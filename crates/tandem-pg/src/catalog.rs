@@ -279,3 +279,112 @@ pub async fn default_rewrites_table(
         .map_err(|e| Error::db("ending the probe", e))?;
     Ok(before != after)
 }
+
+/// Checks, without touching the table, that every expression the plan evaluates per row is
+/// valid: on a temporary copy of the table's columns (plus the columns start adds), each is
+/// planned by the server (`EXPLAIN`, never run) and its result cast to the column's type.
+/// Unknown functions, wrong column names and type mismatches surface here, before any step.
+///
+/// A bad `down` is returned as a warning instead: it only matters once the new version writes,
+/// and pgroll's own examples carry one (35_alter_column_multiple names a column that does not
+/// exist), so refusing it would refuse files pgroll applies.
+pub async fn check_probes(
+    client: &mut tokio_postgres::Client,
+    schema: &str,
+    probes: &[tandem_core::Probe],
+) -> Result<Vec<String>> {
+    let mut warnings = Vec::new();
+    if probes.is_empty() {
+        return Ok(warnings);
+    }
+    let tx = client
+        .transaction()
+        .await
+        .map_err(|e| Error::db("opening a transaction", e))?;
+    // The expressions name other tables unqualified, as the application's sessions will.
+    tx.batch_execute(&format!(
+        "SET LOCAL search_path TO {}, pg_temp",
+        ident(schema)
+    ))
+    .await
+    .map_err(|e| Error::db("setting the search path", e))?;
+    let mut made: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
+    for p in probes {
+        let probe = match made.get(&p.table) {
+            Some(name) => name.clone(),
+            None => {
+                let name = format!("_tandem_probe_{}", made.len());
+                let mut sql = format!(
+                    "CREATE TEMPORARY TABLE {} (LIKE {} INCLUDING DEFAULTS)",
+                    ident(&name),
+                    qualified(schema, &p.table)
+                );
+                for (column, ty) in &p.new_columns {
+                    sql.push_str(&format!(
+                        "; ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {ty}",
+                        ident(&name),
+                        ident(column)
+                    ));
+                }
+                tx.batch_execute(&sql).await.map_err(|e| Error::Database {
+                    context: format!("checking the new columns of {}", p.table),
+                    help: "fix the column types in the migration file".into(),
+                    source: e,
+                })?;
+                made.insert(p.table.clone(), name.clone());
+                name
+            }
+        };
+        // The same statement shape as the real use, so the same coercions apply.
+        let check = match &p.kind {
+            tandem_core::ProbeKind::Assign(column) => {
+                format!(
+                    "EXPLAIN UPDATE {} SET {} = ({})",
+                    ident(&probe),
+                    ident(column),
+                    p.expression
+                )
+            }
+            tandem_core::ProbeKind::Condition => format!(
+                "EXPLAIN SELECT 1 FROM {} WHERE ({})",
+                ident(&probe),
+                p.expression
+            ),
+            tandem_core::ProbeKind::Default(column) => {
+                format!(
+                    "ALTER TABLE {} ALTER COLUMN {} SET DEFAULT {}",
+                    ident(&probe),
+                    ident(column),
+                    p.expression
+                )
+            }
+        };
+        // A savepoint per probe, so a failed one does not end the others.
+        tx.batch_execute("SAVEPOINT tandem_probe")
+            .await
+            .map_err(|e| Error::db("checking expressions", e))?;
+        if let Err(e) = tx.execute(check.as_str(), &[]).await {
+            if p.what.starts_with("`down`") {
+                warnings.push(format!(
+                    "{} is not valid SQL for this table ({}): rows the new version writes will fail until it is fixed",
+                    p.what,
+                    crate::error::db_message(&e)
+                ));
+                tx.batch_execute("ROLLBACK TO SAVEPOINT tandem_probe")
+                    .await
+                    .map_err(|e| Error::db("checking expressions", e))?;
+                continue;
+            }
+            let _ = tx.rollback().await;
+            return Err(Error::Database {
+                context: format!("{} is not valid SQL for this table", p.what),
+                help: "fix the expression in the migration file; nothing was changed".into(),
+                source: e,
+            });
+        }
+    }
+    tx.rollback()
+        .await
+        .map_err(|e| Error::db("ending the check", e))?;
+    Ok(warnings)
+}

@@ -167,6 +167,27 @@ impl Engine {
             volatile_defaults,
         };
         let planned = plan_migration(migration, &schema, &ctx, previous)?;
+        let warnings =
+            catalog::check_probes(&mut self.client, &self.settings.schema, &planned.probes)
+                .await
+                .map_err(|e| match e {
+                    Error::Database {
+                        context,
+                        help,
+                        source,
+                    } => Error::Database {
+                        context: format!("{}: {context}", migration.file),
+                        help,
+                        source,
+                    },
+                    other => other,
+                })?;
+        for w in warnings {
+            self.reporter.event(crate::events::Event::Warning(format!(
+                "{}: {w}",
+                migration.file
+            )));
+        }
         if planned.plan.version_schema == state::STATE_SCHEMA {
             return Err(Error::usage(
                 "the version schema cannot be named `tandem`: that is tandem's state schema",

@@ -40,6 +40,8 @@ pub enum Event {
         migration: String,
         elapsed: Duration,
     },
+    /// Something the user should know that does not stop the command.
+    Warning(String),
     /// A backfill batch committed (reported at most every half second, and at the end).
     BackfillProgress {
         table: String,

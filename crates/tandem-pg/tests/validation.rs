@@ -215,3 +215,59 @@ async fn custom_version_schema_names_are_used() {
         .await
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_up_and_down_expressions_are_caught_before_anything_runs() {
+    let db = fresh_db().await;
+    db.apply("01_users", BASELINE).await;
+    db.execute("INSERT INTO public.users (name) VALUES ('a'), ('b')")
+        .await;
+    let before = state_of(&db).await;
+    for (yaml, expected) in [
+        ("operations:\n  - alter_column:\n      table: users\n      column: name\n      type: integer\n      up: no_such_function(name)\n      down: name::text\n", "`up` of users"),
+        ("operations:\n  - alter_column:\n      table: users\n      column: name\n      type: integer\n      up: name\n      down: name::text\n", "`up` of users"),
+        ("operations:\n  - add_column:\n      table: users\n      up: \"'x' + 1\"\n      column: {name: n, type: integer}\n", "`up` of users.n"),
+    ] {
+        let mut engine = db.engine().await;
+        let err = engine.start(&migration("02_bad", yaml)).await.expect_err(expected);
+        assert!(err.to_string().contains(expected), "expected `{expected}` in: {err}");
+        assert!(err.help().contains("nothing was changed"), "{}", err.help());
+        assert_eq!(state_of(&db).await, before, "a bad expression changed the database");
+    }
+}
+
+/// Records the engine's warnings.
+#[derive(Default)]
+struct Warnings(std::sync::Mutex<Vec<String>>);
+
+impl tandem_pg::Reporter for Warnings {
+    fn event(&self, event: tandem_pg::Event) {
+        if let tandem_pg::Event::Warning(w) = event {
+            self.0.lock().unwrap().push(w);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_down_is_a_warning_since_only_new_version_writes_need_it() {
+    let db = fresh_db().await;
+    db.apply("01_users", BASELINE).await;
+    let warnings = std::sync::Arc::new(Warnings::default());
+    let mut engine = tandem_pg::Engine::connect(
+        &tandem_pg::ConnectOptions {
+            url: Some(db.url.clone()),
+        },
+        common::settings(),
+        warnings.clone(),
+    )
+    .await
+    .unwrap();
+    let m = migration("02_down", "operations:\n  - alter_column:\n      table: users\n      column: name\n      type: integer\n      up: length(name)\n      down: nme\n");
+    engine.plan(&m).await.expect("plans");
+    let seen = warnings.0.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(
+        seen[0].contains("`down` for users.name") && seen[0].contains("nme"),
+        "{seen:?}"
+    );
+}
