@@ -127,6 +127,7 @@ impl Executor<'_> {
                     settings: self.backfill,
                     locks: self.settings,
                     reporter: self.reporter,
+                    skip_triggers: false,
                 };
                 run.run(spec).await?;
                 return state::set_steps_done(
