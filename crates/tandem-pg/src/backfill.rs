@@ -290,7 +290,9 @@ impl BackfillRun<'_> {
         let done = Some(upper.to_vec()) == *max;
         let tx = self.client.transaction().await?;
         tx.batch_execute(&format!(
-            "SET LOCAL lock_timeout = {}; SET LOCAL tandem.backfill = 'on'{}",
+            // synchronous_commit off: a batch and its checkpoint commit together, so a crash
+            // loses both and the rerun redoes the batch; nothing waits for the WAL flush.
+            "SET LOCAL lock_timeout = {}; SET LOCAL tandem.backfill = 'on'; SET LOCAL synchronous_commit = off{}",
             self.locks.lock_timeout.as_millis(),
             if self.skip_triggers {
                 "; SET LOCAL session_replication_role = replica"
