@@ -144,18 +144,7 @@ impl Engine {
                 let rewrites =
                     catalog::default_rewrites_table(&mut self.client, &data_type, &default)
                         .await
-                        .map_err(|e| match e {
-                            Error::Database {
-                                context,
-                                help,
-                                source,
-                            } => Error::Database {
-                                context: format!("{}: {context}", migration.file),
-                                help,
-                                source,
-                            },
-                            other => other,
-                        })?;
+                        .map_err(|e| e.in_file(&migration.file))?;
                 if rewrites {
                     volatile_defaults.insert(default_key(&data_type, &default));
                 }
@@ -170,18 +159,7 @@ impl Engine {
         let warnings =
             catalog::check_probes(&mut self.client, &self.settings.schema, &planned.probes)
                 .await
-                .map_err(|e| match e {
-                    Error::Database {
-                        context,
-                        help,
-                        source,
-                    } => Error::Database {
-                        context: format!("{}: {context}", migration.file),
-                        help,
-                        source,
-                    },
-                    other => other,
-                })?;
+                .map_err(|e| e.in_file(&migration.file))?;
         for w in warnings {
             self.reporter.event(crate::events::Event::Warning(format!(
                 "{}: {w}",

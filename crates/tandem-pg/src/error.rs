@@ -75,6 +75,22 @@ impl Error {
         }
     }
 
+    /// Names the migration file a database error is about (the server does not know it).
+    pub fn in_file(self, file: &str) -> Error {
+        match self {
+            Error::Database {
+                context,
+                help,
+                source,
+            } => Error::Database {
+                context: format!("{file}: {context}"),
+                help,
+                source,
+            },
+            other => other,
+        }
+    }
+
     /// What the user should do next.
     pub fn help(&self) -> String {
         match self {

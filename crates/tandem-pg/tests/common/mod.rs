@@ -232,37 +232,14 @@ pub async fn two_versions<D, DF, A, AF>(
                     .complete()
                     .await
                     .unwrap_or_else(|e| panic!("complete: {e} ({})", e.help()));
-                assert_eq!(
-                    db.schemas().await,
-                    vec!["public", "public_02_change", "tandem"],
-                    "after complete only the new version schema is left beside public and tandem's state"
-                );
-                let snap = db.snapshot().await;
-                assert_eq!(
-                    snap["extra"]["functions"],
-                    serde_json::json!([]),
-                    "no functions left behind"
-                );
-                assert_eq!(
-                    snap["extra"]["triggers"],
-                    serde_json::json!([]),
-                    "no triggers left behind"
-                );
+                db.assert_completed_cleanly().await;
             }
             Ending::Rollback => {
                 engine
                     .rollback()
                     .await
                     .unwrap_or_else(|e| panic!("rollback: {e} ({})", e.help()));
-                assert_eq!(
-                    db.schemas().await,
-                    vec!["public", "public_01_baseline", "tandem"]
-                );
-                assert_eq!(
-                    db.snapshot().await,
-                    before,
-                    "rollback leaves the schema exactly as before"
-                );
+                db.assert_rolled_back_to(&before).await;
                 let rows_after = db.snapshot_rows().await;
                 let kept = db.project_onto_current_tables(&rows_during).await;
                 assert_eq!(
@@ -277,6 +254,39 @@ pub async fn two_versions<D, DF, A, AF>(
 }
 
 impl Db {
+    /// After complete: only the new version schema beside `public` and tandem's state, and no
+    /// function or trigger of tandem's.
+    pub async fn assert_completed_cleanly(&self) {
+        assert_eq!(
+            self.schemas().await,
+            vec!["public", "public_02_change", "tandem"],
+            "after complete only the new version schema is left beside public and tandem's state"
+        );
+        let snap = self.snapshot().await;
+        assert_eq!(
+            snap["extra"]["functions"],
+            serde_json::json!([]),
+            "no functions left behind"
+        );
+        assert_eq!(
+            snap["extra"]["triggers"],
+            serde_json::json!([]),
+            "no triggers left behind"
+        );
+    }
+
+    /// After rollback: the old version schema is back alone and the schema is as `before`.
+    pub async fn assert_rolled_back_to(&self, before: &serde_json::Value) {
+        assert_eq!(
+            self.schemas().await,
+            vec!["public", "public_01_baseline", "tandem"]
+        );
+        assert!(
+            self.snapshot().await == *before,
+            "rollback leaves the schema exactly as before"
+        );
+    }
+
     /// `rows` (from [`Db::snapshot_rows`]) limited to the tables and columns that exist now:
     /// what must survive a rollback.
     pub async fn project_onto_current_tables(
@@ -449,21 +459,7 @@ pub async fn two_versions_concurrent<C, CF, A, AF>(
                     .await
                     .unwrap_or_else(|e| panic!("complete: {e} ({})", e.help()));
                 new_writer.finish("new version").await;
-                assert_eq!(
-                    db.schemas().await,
-                    vec!["public", "public_02_change", "tandem"]
-                );
-                let snap = db.snapshot().await;
-                assert_eq!(
-                    snap["extra"]["functions"],
-                    serde_json::json!([]),
-                    "no functions left behind"
-                );
-                assert_eq!(
-                    snap["extra"]["triggers"],
-                    serde_json::json!([]),
-                    "no triggers left behind"
-                );
+                db.assert_completed_cleanly().await;
                 let helpers = db
                     .scalar_i64("SELECT count(*) FROM pg_attribute WHERE attrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r') AND attname LIKE '\\_tandem%' AND NOT attisdropped")
                     .await;
@@ -480,15 +476,7 @@ pub async fn two_versions_concurrent<C, CF, A, AF>(
                     .await
                     .unwrap_or_else(|e| panic!("rollback: {e} ({})", e.help()));
                 old_writer.finish("old version").await;
-                assert_eq!(
-                    db.schemas().await,
-                    vec!["public", "public_01_baseline", "tandem"]
-                );
-                assert_eq!(
-                    db.snapshot().await,
-                    before,
-                    "rollback leaves the schema exactly as before"
-                );
+                db.assert_rolled_back_to(&before).await;
             }
         }
         after(versions, ending).await;
