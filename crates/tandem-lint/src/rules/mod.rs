@@ -78,6 +78,25 @@ pub const REGISTRY: &[&Rule] = &[
 ];
 
 /// The rule with this id.
+/// The type-advice rules' shared check: a finding for every column the statement declares
+/// whose type `matches`, saying `advice`.
+pub(crate) fn type_advice(
+    cx: &crate::state::StmtCx<'_>,
+    out: &mut Vec<crate::rule::Hit>,
+    matches: impl Fn(&crate::ast::Declared<'_>, &crate::ast::TypeInfo) -> bool,
+    advice: &str,
+) {
+    for d in crate::ast::declared_columns(cx.node) {
+        let t = crate::ast::TypeInfo::of(d.ty);
+        if matches(&d, &t) {
+            out.push(
+                crate::rule::Hit::new(format!("`{}` is {}: {advice}", d.column, t.display()))
+                    .at(d.location),
+            );
+        }
+    }
+}
+
 pub fn find(id: &str) -> Option<&'static Rule> {
     REGISTRY.iter().copied().find(|r| r.id == id)
 }

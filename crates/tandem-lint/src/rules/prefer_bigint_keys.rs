@@ -1,6 +1,6 @@
 //! Type advice: integer or smallint key column (prefer bigint).
 
-use crate::ast::{self, TypeInfo};
+use super::type_advice;
 use crate::finding::Severity;
 use crate::rule::{Hit, Rule};
 use crate::state::StmtCx;
@@ -20,17 +20,10 @@ pub const RULE: Rule = Rule {
 };
 
 fn check(cx: &StmtCx<'_>, out: &mut Vec<Hit>) {
-    for d in ast::declared_columns(cx.node) {
-        let t = TypeInfo::of(d.ty);
-        if d.is_key && matches!(t.name.as_str(), "int2" | "int4" | "serial" | "smallserial") {
-            out.push(
-                Hit::new(format!(
-                    "`{}` is {}: use bigint for keys that will outgrow 32 bits",
-                    d.column,
-                    t.display()
-                ))
-                .at(d.location),
-            );
-        }
-    }
+    type_advice(
+        cx,
+        out,
+        |d, t| d.is_key && matches!(t.name.as_str(), "int2" | "int4" | "serial" | "smallserial"),
+        "use bigint for keys that will outgrow 32 bits",
+    );
 }

@@ -1,6 +1,6 @@
 //! Type advice: json column (prefer jsonb).
 
-use crate::ast::{self, TypeInfo};
+use super::type_advice;
 use crate::finding::Severity;
 use crate::rule::{Hit, Rule};
 use crate::state::StmtCx;
@@ -20,17 +20,10 @@ pub const RULE: Rule = Rule {
 };
 
 fn check(cx: &StmtCx<'_>, out: &mut Vec<Hit>) {
-    for d in ast::declared_columns(cx.node) {
-        let t = TypeInfo::of(d.ty);
-        if t.name == "json" {
-            out.push(
-                Hit::new(format!(
-                    "`{}` is {}: use jsonb instead of json",
-                    d.column,
-                    t.display()
-                ))
-                .at(d.location),
-            );
-        }
-    }
+    type_advice(
+        cx,
+        out,
+        |_, t| t.name == "json",
+        "use jsonb instead of json",
+    );
 }

@@ -1,6 +1,6 @@
 //! Type advice: timestamp without time zone.
 
-use crate::ast::{self, TypeInfo};
+use super::type_advice;
 use crate::finding::Severity;
 use crate::rule::{Hit, Rule};
 use crate::state::StmtCx;
@@ -20,17 +20,10 @@ pub const RULE: Rule = Rule {
 };
 
 fn check(cx: &StmtCx<'_>, out: &mut Vec<Hit>) {
-    for d in ast::declared_columns(cx.node) {
-        let t = TypeInfo::of(d.ty);
-        if t.name == "timestamp" {
-            out.push(
-                Hit::new(format!(
-                    "`{}` is {}: use timestamptz instead of timestamp without time zone",
-                    d.column,
-                    t.display()
-                ))
-                .at(d.location),
-            );
-        }
-    }
+    type_advice(
+        cx,
+        out,
+        |_, t| t.name == "timestamp",
+        "use timestamptz instead of timestamp without time zone",
+    );
 }

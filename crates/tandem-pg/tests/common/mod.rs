@@ -181,6 +181,30 @@ pub struct Versions {
     pub new_schema: String,
 }
 
+impl Versions {
+    /// Clients of the baseline's version (old) and of `02_change`'s (new).
+    pub async fn open(db: &Db) -> Versions {
+        Versions {
+            old: Arc::new(db.client_on("public_01_baseline").await),
+            new: Arc::new(db.client_on("public_02_change").await),
+            old_schema: "public_01_baseline".into(),
+            new_schema: "public_02_change".into(),
+            db: db.clone(),
+        }
+    }
+}
+
+/// A fresh database with the baseline migration applied (so old clients have its version
+/// schema, `public_01_baseline`) and `seed` run.
+pub async fn baseline_db(baseline: &str, seed: &str) -> Db {
+    let db = fresh_db().await;
+    db.apply("01_baseline", baseline).await;
+    if !seed.is_empty() {
+        db.execute(seed).await;
+    }
+    db
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Ending {
     Complete,
@@ -205,11 +229,7 @@ pub async fn two_versions<D, DF, A, AF>(
     AF: Future<Output = ()>,
 {
     for ending in [Ending::Complete, Ending::Rollback] {
-        let db = fresh_db().await;
-        db.apply("01_baseline", baseline).await;
-        if !seed.is_empty() {
-            db.execute(seed).await;
-        }
+        let db = baseline_db(baseline, seed).await;
         let before = db.snapshot().await;
         let rows_before = db.snapshot_rows().await;
         let mut engine = db.engine().await;
@@ -217,13 +237,7 @@ pub async fn two_versions<D, DF, A, AF>(
             .start(&migration("02_change", migration_yaml))
             .await
             .unwrap_or_else(|e| panic!("start: {e} ({})", e.help()));
-        let versions = Versions {
-            old: Arc::new(db.client_on("public_01_baseline").await),
-            new: Arc::new(db.client_on("public_02_change").await),
-            old_schema: "public_01_baseline".into(),
-            new_schema: "public_02_change".into(),
-            db: db.clone(),
-        };
+        let versions = Versions::open(&db).await;
         during(versions.clone()).await;
         let rows_during = db.snapshot_rows().await;
         match ending {
@@ -426,9 +440,7 @@ pub async fn two_versions_concurrent<C, CF, A, AF>(
     AF: Future<Output = ()>,
 {
     for ending in [Ending::Complete, Ending::Rollback] {
-        let db = fresh_db().await;
-        db.apply("01_baseline", baseline).await;
-        db.execute(seed).await;
+        let db = baseline_db(baseline, seed).await;
         let before = db.snapshot().await;
         let old_writer = Writer::spawn(&db, "public_01_baseline", old_sql).await;
         let mut engine = db.engine_with(small_batches()).await;
@@ -438,13 +450,7 @@ pub async fn two_versions_concurrent<C, CF, A, AF>(
             .unwrap_or_else(|e| panic!("start: {e} ({})", e.help()));
         let new_writer = Writer::spawn(&db, "public_02_change", new_sql).await;
         tokio::time::sleep(Duration::from_millis(600)).await;
-        let versions = Versions {
-            old: Arc::new(db.client_on("public_01_baseline").await),
-            new: Arc::new(db.client_on("public_02_change").await),
-            old_schema: "public_01_baseline".into(),
-            new_schema: "public_02_change".into(),
-            db: db.clone(),
-        };
+        let versions = Versions::open(&db).await;
         check(versions.clone()).await;
         // The verification the migration ran at start still holds after the concurrent writes.
         engine
