@@ -49,13 +49,95 @@ debian_pg_bin() {
     return 0
 }
 
-# libclang-dev (not just the libclang1 runtime): bindgen also needs clang's
-# builtin headers, which come with it.
-have_libclang() {
-    [[ -n ${LIBCLANG_PATH:-} ]] ||
-        compgen -G '/usr/lib/llvm-*/lib/libclang*.so*' >/dev/null
+# What pg_query's build loads: bindgen links libclang at run time through clang-sys, which
+# looks for libclang.so, libclang-*.so, libclang.so.* and libclang-*.so.* (never a name with
+# "-cpp.": libclang-cpp is another library, on stock images through llvm) in $LIBCLANG_PATH
+# alone when it is set, else in `llvm-config --prefix`/{bin,lib,lib64}, $LD_LIBRARY_PATH,
+# $LIBRARY_PATH and /usr/local/llvm*/lib*, /usr/local/lib*{,/*,/*/*}, /usr/lib*{,/*,/*/*}; and
+# it keeps only 64-bit ELF files. bindgen then needs clang's builtin headers (stddef.h and
+# friends, from libclang-common-N-dev), which libclang finds in its resource directory.
+# Everything is looked up under ${TANDEM_SYSROOT:-} so that scripts/tests/libclang-detection.sh
+# can try real package layouts without installing them.
+
+# is_elf64 FILE — true when FILE (after symlinks) is a 64-bit ELF object.
+is_elf64() {
+    local magic
+    magic=$(head -c 5 "$1" 2>/dev/null | od -An -tx1 | tr -d ' \n') || return 1
+    [[ $magic == 7f454c4602 ]]
 }
 
+# libclang_candidates — prints every file clang-sys would consider, in its search order.
+libclang_candidates() {
+    local root=${TANDEM_SYSROOT:-} dirs=() dir pattern file name prefix
+    if [[ -n ${LIBCLANG_PATH:-} ]]; then
+        if [[ -f $LIBCLANG_PATH ]]; then
+            printf '%s\n' "$LIBCLANG_PATH"
+            return 0
+        fi
+        dirs=("$LIBCLANG_PATH")
+    else
+        if [[ -z $root ]] && command -v llvm-config >/dev/null; then
+            prefix=$(llvm-config --prefix 2>/dev/null | head -n 1)
+            [[ -n $prefix ]] && dirs+=("$prefix/bin" "$prefix/lib" "$prefix/lib64")
+        fi
+        local IFS=:
+        # shellcheck disable=SC2206 # splitting on ':' is the point
+        [[ -z $root && -n ${LD_LIBRARY_PATH:-} ]] && dirs+=($LD_LIBRARY_PATH)
+        # shellcheck disable=SC2206
+        [[ -z $root && -n ${LIBRARY_PATH:-} ]] && dirs+=($LIBRARY_PATH)
+        unset IFS
+        for pattern in /usr/local/llvm*/lib* /usr/local/lib*/*/* /usr/local/lib*/* /usr/local/lib* \
+            /usr/lib*/*/* /usr/lib*/* /usr/lib*; do
+            for dir in $root$pattern; do
+                [[ -d $dir ]] && dirs+=("$dir")
+            done
+        done
+    fi
+    for dir in "${dirs[@]}"; do
+        for pattern in libclang.so 'libclang-*.so' 'libclang.so.*' 'libclang-*.so.*'; do
+            for file in "$dir"/$pattern; do
+                [[ -e $file ]] || continue
+                name=${file##*/}
+                [[ $name == *-cpp.* ]] && continue
+                printf '%s\n' "$file"
+            done
+        done
+    done
+}
+
+# libclang_path — prints the first libclang bindgen would load, or fails.
+libclang_path() {
+    local file
+    while IFS= read -r file; do
+        if is_elf64 "$file"; then
+            printf '%s\n' "$file"
+            return 0
+        fi
+    done < <(libclang_candidates)
+    return 1
+}
+
+# have_clang_builtin_headers — clang's resource directory has its builtin headers.
+have_clang_builtin_headers() {
+    local root=${TANDEM_SYSROOT:-} header
+    for header in "$root"/usr/lib/llvm-*/lib/clang/*/include/stddef.h \
+        "$root"/usr/lib/clang/*/include/stddef.h "$root"/usr/local/lib/clang/*/include/stddef.h \
+        "$root"/usr/local/llvm*/lib/clang/*/include/stddef.h; do
+        [[ -f $header ]] && return 0
+    done
+    # With LIBCLANG_PATH the user points at their own LLVM: look beside that library.
+    if [[ -n ${LIBCLANG_PATH:-} ]]; then
+        local dir=$LIBCLANG_PATH
+        [[ -f $dir ]] && dir=$(dirname "$dir")
+        compgen -G "$dir/clang/*/include/stddef.h" >/dev/null && return 0
+    fi
+    return 1
+}
+
+# have_libclang — pg_query's build will find a libclang and the headers it needs.
+have_libclang() {
+    libclang_path >/dev/null && have_clang_builtin_headers
+}
 
 # install_missing [npm] — installs PostgreSQL, libclang-dev and a C compiler when absent
 # (and npm when asked), so a fresh Debian machine with Rust needs nothing else.
