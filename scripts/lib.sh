@@ -139,10 +139,11 @@ have_libclang() {
     libclang_path >/dev/null && have_clang_builtin_headers
 }
 
-# install_missing [npm] — installs PostgreSQL, libclang-dev and a C compiler when absent
-# (and npm when asked), so a fresh Debian machine with Rust needs nothing else.
+# install_missing — installs what the build, the tests and the demo need when absent, so a fresh
+# Debian machine with Rust needs nothing else: PostgreSQL's binaries, libclang-dev and a C
+# compiler (pg_query), npm and Node.js (the other PostgreSQL majors come from the npm registry;
+# the client tests use node-postgres), python3 with venv (the client tests use psycopg).
 install_missing() {
-    local want_npm=${1:-}
     command -v cargo >/dev/null || die "cargo not found: install Rust (https://rustup.rs), then re-run"
     local missing=()
     if [[ -z ${TANDEM_PG_BIN:-} && -z $(debian_pg_bin) ]]; then
@@ -150,8 +151,12 @@ install_missing() {
     fi
     have_libclang || missing+=(libclang-dev)
     command -v cc >/dev/null || missing+=(build-essential)
-    if [[ $want_npm == npm ]] && ! command -v npm >/dev/null; then
-        missing+=(npm)
+    command -v npm >/dev/null || missing+=(npm)
+    command -v node >/dev/null || missing+=(nodejs)
+    if ! command -v python3 >/dev/null; then
+        missing+=(python3 python3-venv)
+    elif ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+        missing+=(python3-venv)
     fi
     if [[ ${#missing[@]} -gt 0 ]]; then
         apt_install "${missing[@]}"

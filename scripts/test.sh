@@ -11,7 +11,8 @@
 # terminal (CI=true). Installs with apt-get what is missing: postgresql when no
 # /usr/lib/postgresql/*/bin/initdb exists, libclang-dev (pg_query's build
 # needs libclang and clang's headers), a C compiler, and npm (the other
-# majors come from the npm registry). Uses sudo only when not root.
+# majors come from the npm registry), python3 with venv (the client-library
+# tests install node-postgres and psycopg). Uses sudo only when not root.
 #
 # Passes: the whole suite on Debian's PostgreSQL and on the newest major; the
 # engine's integration tests (tandem-pg) on every other major of 14..18.
@@ -24,7 +25,7 @@
 #                          rest of 14 15 16 17 18)
 set -euo pipefail
 
-usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; }
 
 quick=0
 dry_run=0
@@ -47,7 +48,7 @@ pg_major_of() { pg_version_of "$1" | sed -n 's/^[^)]*) \([0-9]*\).*/\1/p'; }
 
 # --- prerequisites ---------------------------------------------------------
 
-if [[ $quick -eq 1 ]]; then install_missing; else install_missing npm; fi
+install_missing
 
 if [[ -n ${TANDEM_PG_BIN:-} ]]; then
     first_bin=$TANDEM_PG_BIN

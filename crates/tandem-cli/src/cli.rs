@@ -80,6 +80,16 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print how an application connects to a version: a URL (or `options`, or the
+    /// search_path) that selects the latest version schema, or that of --migration.
+    Url {
+        /// A migration whose version schema is still live (default: the latest).
+        #[arg(long)]
+        migration: Option<String>,
+        /// What to print.
+        #[arg(long, value_enum, default_value = "url")]
+        format: crate::commands::url::UrlFormat,
+    },
     /// List every migration applied to the schema.
     History {
         #[arg(long)]

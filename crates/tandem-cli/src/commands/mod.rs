@@ -1,6 +1,7 @@
 //! The commands that talk to a database.
 
 mod show;
+pub mod url;
 
 use crate::cli::{Cli, Command};
 use crate::diagnostics::{parse_error, pg_error};
@@ -99,6 +100,20 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Report> {
         Command::Status { json } => {
             let status = engine.status().await.map_err(pg_error)?;
             show::status(&status, json);
+        }
+        Command::Url { migration, format } => {
+            let status = engine.status().await.map_err(pg_error)?;
+            let history = engine.history().await.map_err(pg_error)?;
+            let version = url::version_schema_for(&status, &history, migration.as_deref())?;
+            let path = url::search_path(&version, &status.schema);
+            match format {
+                url::UrlFormat::SearchPath => println!("{path}"),
+                url::UrlFormat::Options => println!("{}", url::options(&path)),
+                url::UrlFormat::Url => println!(
+                    "{}",
+                    url::connection_url(g.url.as_deref(), &url::options(&path))
+                ),
+            }
         }
         Command::History { json } => {
             let history = engine.history().await.map_err(pg_error)?;
