@@ -243,3 +243,47 @@ async fn the_compat_readme_command_applies_every_pgroll_example() {
     assert_eq!(statuses.len(), 56);
     assert!(statuses.iter().all(|s| *s == "complete"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn complete_and_rollback_run_again_are_no_ops_that_succeed() {
+    let db = fresh_db().await;
+    let dir = tmpdir();
+    let users = write(&dir, "01_users.yaml", USERS);
+    let add = write(
+        &dir,
+        "02_add.yaml",
+        "operations:\n  - add_column:\n      table: users\n      column: {name: age, type: integer, nullable: true}\n",
+    );
+    assert!(tandem(Some(&db), &["start", &users]).status.success());
+    let first = tandem(Some(&db), &["complete"]);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    assert!(text(&first.stdout).contains("migration 01_users is complete"));
+    let again = tandem(Some(&db), &["complete"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    assert!(
+        text(&again.stdout).contains("01_users was already complete: nothing to do"),
+        "{}",
+        text(&again.stdout)
+    );
+    // Rolling back a completed migration is refused, and says what to do instead.
+    let refused = tandem(Some(&db), &["rollback"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused.stderr).contains("01_users` is complete"),
+        "{}",
+        text(&refused.stderr)
+    );
+
+    assert!(tandem(Some(&db), &["start", &add]).status.success());
+    assert!(tandem(Some(&db), &["rollback"]).status.success());
+    let again = tandem(Some(&db), &["rollback"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    assert!(
+        text(&again.stdout).contains("02_add was already rolled back: nothing to do"),
+        "{}",
+        text(&again.stdout)
+    );
+    // A complete after a rollback has nothing to complete: an error, not a silent success.
+    let nothing = tandem(Some(&db), &["complete"]);
+    assert_eq!(nothing.status.code(), Some(1));
+}

@@ -61,8 +61,24 @@ pub async fn connect(options: &ConnectOptions) -> Result<Connection, Error> {
         });
         client
     };
+    client.execute(SESSION_TIMEOUTS, &[]).await.map_err(|e| {
+        Error::db(
+            "clearing the session's timeouts for tandem's own statements",
+            e,
+        )
+    })?;
     Ok(Connection { client, target })
 }
+
+/// Production roles and databases often carry a `statement_timeout` (or a lock or idle
+/// timeout) meant for the application. tandem's own statements legitimately run long (a
+/// concurrent index build, VALIDATE, a backfill batch on a slow disk), so such a default would
+/// fail every retry. tandem clears them for its own session; every DDL step still sets the
+/// short `lock_timeout` it needs with `SET LOCAL`. `transaction_timeout` exists from
+/// PostgreSQL 17 on, hence the lookup in `pg_settings` instead of plain `SET`s.
+const SESSION_TIMEOUTS: &str = "SELECT set_config(name, '0', false) FROM pg_settings \
+     WHERE name IN ('statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout', \
+     'idle_session_timeout', 'transaction_timeout')";
 
 /// `user@host:port/db`, for messages: never the password.
 fn describe(config: &Config) -> String {

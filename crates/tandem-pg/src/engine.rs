@@ -58,6 +58,15 @@ pub struct Status {
     pub steps_total: Option<usize>,
 }
 
+/// What `complete` or `rollback` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finished {
+    /// The migration completed or rolled back.
+    pub migration: String,
+    /// It was already completed (or rolled back) before this call: nothing was done.
+    pub already: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StartOutcome {
     Started,
@@ -297,23 +306,47 @@ impl Engine {
     }
 
     /// `tandem complete`: contracts the migration in progress; resumes a complete that stopped.
-    pub async fn complete(&mut self) -> Result<String> {
+    pub async fn complete(&mut self) -> Result<Finished> {
         self.lock().await?;
         let result = self.finish(Phase::Complete).await;
         self.unlock(result).await
     }
 
     /// `tandem rollback`: undoes the start of the migration in progress.
-    pub async fn rollback(&mut self) -> Result<String> {
+    pub async fn rollback(&mut self) -> Result<Finished> {
         self.lock().await?;
         let result = self.finish(Phase::Rollback).await;
         self.unlock(result).await
     }
 
-    async fn finish(&mut self, phase: Phase) -> Result<String> {
+    async fn finish(&mut self, phase: Phase) -> Result<Finished> {
         let schema = self.settings.schema.clone();
         state::ensure(&self.client).await?;
         let Some(active) = state::active(&self.client, &schema).await? else {
+            // Run again after it succeeded (a retried deploy step): nothing to do, and no error.
+            let last = state::history(&self.client, &schema).await?.pop();
+            if let Some(last) = last {
+                let done = match phase {
+                    Phase::Complete => last.status == "complete",
+                    Phase::Rollback => last.status == "rolled_back",
+                    Phase::Start => false,
+                };
+                if done {
+                    return Ok(Finished {
+                        migration: last.name,
+                        already: true,
+                    });
+                }
+                if phase == Phase::Rollback && last.status == "complete" {
+                    return Err(Error::usage(
+                        format!(
+                            "migration `{}` is complete: there is no migration in progress to roll back",
+                            last.name
+                        ),
+                        "a completed migration is undone by a new migration that reverses it",
+                    ));
+                }
+            }
             return Err(Error::usage(
                 format!("no migration is in progress on schema `{schema}`"),
                 "`tandem status` shows the latest migration; `tandem start FILE` begins one",
@@ -357,7 +390,10 @@ impl Engine {
             })?;
         self.run(&record, &plan, phase).await?;
         state::finish(&self.client, &schema, &active.name, phase).await?;
-        Ok(active.name)
+        Ok(Finished {
+            migration: active.name,
+            already: false,
+        })
     }
 
     async fn run(&mut self, record: &Record, plan: &Plan, phase: Phase) -> Result<()> {

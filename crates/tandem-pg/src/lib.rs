@@ -14,7 +14,7 @@ pub mod state;
 pub mod verify;
 
 pub use connect::ConnectOptions;
-pub use engine::{Engine, Settings, StartOutcome, Status};
+pub use engine::{Engine, Finished, Settings, StartOutcome, Status};
 pub use error::{Error, Result};
 pub use events::{Event, Reporter, Silent};
 pub use executor::LockSettings;

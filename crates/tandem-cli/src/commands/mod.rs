@@ -71,12 +71,26 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Report> {
             }
         }
         Command::Complete => {
-            let name = engine.complete().await.map_err(pg_error)?;
-            println!("migration {name} is complete");
+            let done = engine.complete().await.map_err(pg_error)?;
+            if done.already {
+                println!(
+                    "migration {} was already complete: nothing to do",
+                    done.migration
+                );
+            } else {
+                println!("migration {} is complete", done.migration);
+            }
         }
         Command::Rollback => {
-            let name = engine.rollback().await.map_err(pg_error)?;
-            println!("migration {name} is rolled back");
+            let done = engine.rollback().await.map_err(pg_error)?;
+            if done.already {
+                println!(
+                    "migration {} was already rolled back: nothing to do",
+                    done.migration
+                );
+            } else {
+                println!("migration {} is rolled back", done.migration);
+            }
         }
         Command::Migrate { complete, .. } => {
             let applied = engine
