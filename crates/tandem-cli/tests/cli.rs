@@ -1,10 +1,7 @@
 //! The binary as a user meets it: output, exit codes, errors.
 
-#[path = "../../tandem-pg/tests/common/mod.rs"]
-mod common;
-
-use common::{fresh_db, Db};
 use std::process::{Command, Output};
+use tandem_testkit::{fresh_db, Db};
 
 fn tandem(db: Option<&Db>, args: &[&str]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_tandem"));

@@ -1,13 +1,10 @@
 //! The tandem process killed (SIGKILL) between steps of start and of complete, then run
 //! again, ends in the same state as an uninterrupted run.
 
-#[path = "../../tandem-pg/tests/common/mod.rs"]
-mod common;
-
-use common::{fresh_db, Db};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use tandem_testkit::{fresh_db, Db};
 
 const BASE: &str = "operations:\n  - create_table:\n      name: users\n      columns:\n        - {name: id, type: serial, pk: true}\n        - {name: name, type: text}\n";
 const CHANGE: &str = r#"operations:

@@ -95,10 +95,13 @@ fn parse_phase(text: &str, migration: &str) -> Result<Phase> {
         .ok_or_else(|| unreadable(migration, "phase", text))
 }
 
+/// A value in the state table this tandem does not know: written by another tandem version
+/// (or by hand), never to be guessed at.
 fn unreadable(migration: &str, field: &str, text: &str) -> Error {
-    Error::internal(format!(
-        "tandem.migrations records an unknown {field} `{text}` for migration `{migration}`"
-    ))
+    Error::usage(
+        format!("tandem.migrations records an unknown {field} `{text}` for migration `{migration}`"),
+        "this state was written by another tandem version (or changed by hand); finish the migration with that version",
+    )
 }
 
 /// Creates the state schema when it is missing. Callers hold the runner lock, so two tandem

@@ -1,7 +1,12 @@
-//! Test harness: a database per test on the test binary's own throwaway cluster, clients per
-//! version, schema snapshots, and a runner that takes every two-version case to complete and
-//! to rollback (in the style of Reshape's tests).
-#![allow(dead_code)]
+//! tandem's test harness, shared by the tests of tandem-pg and tandem-cli (a dev-dependency,
+//! never published): a database per test on the test binary's own throwaway cluster, clients
+//! per version, writers that keep writing while a migration runs, schema and row snapshots, and
+//! a runner that takes every two-version case to complete and to rollback (in the style of
+//! Reshape's tests).
+//!
+//! It is test code: it panics with a message saying what failed instead of returning errors,
+//! and it must never connect to a server it did not start (every database lives on the
+//! cluster `tandem_ephemeral::shared` starts for the test binary).
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -146,10 +151,8 @@ impl Db {
     /// Everything about schema `public` that a migration could change, minus statistics:
     /// tables, columns, types, defaults, constraints, indexes, comments, functions, triggers.
     pub async fn snapshot(&self) -> serde_json::Value {
+        let mut schema = self.engine().await.live_schema().await.expect("introspect");
         let c = self.client().await;
-        let mut schema = tandem_pg::catalog::introspect(&c, "public")
-            .await
-            .expect("introspect");
         for t in &mut schema.tables {
             t.estimated_rows = 0;
         }
@@ -414,7 +417,7 @@ impl Writer {
 /// Settings that make backfills take many small batches, so writers overlap them.
 pub fn small_batches() -> Settings {
     Settings {
-        backfill: tandem_pg::backfill::BackfillSettings {
+        backfill: tandem_pg::BackfillSettings {
             batch_size: Some(500),
             ..Default::default()
         },
