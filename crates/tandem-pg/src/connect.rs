@@ -6,7 +6,8 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use std::sync::Arc;
 use tokio_postgres::config::SslMode;
-use tokio_postgres::{Client, Config};
+use tokio_postgres::tls::MakeTlsConnect;
+use tokio_postgres::{Client, Config, Socket};
 
 /// Where to connect. `url` wins; otherwise PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE and
 /// PGSSLMODE are read, with libpq's defaults.
@@ -42,26 +43,28 @@ pub(crate) async fn connect(options: &ConnectOptions) -> Result<Connection, Erro
     }
     let target = describe(&config);
     let client = if config.get_ssl_mode() == SslMode::Disable {
-        let (client, conn) = config
-            .connect(tokio_postgres::NoTls)
-            .await
-            .map_err(|e| Error::connect(&target, e))?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        client
+        open(&config, tokio_postgres::NoTls, &target).await?
     } else {
         let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(verification));
-        let (client, conn) = config
-            .connect(tls)
-            .await
-            .map_err(|e| Error::connect(&target, e))?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        client
+        open(&config, tls, &target).await?
     };
     Ok(Connection { client, target })
+}
+
+/// Connects, and drives the connection in the background until the client is dropped.
+async fn open<T>(config: &Config, tls: T, target: &str) -> Result<Client, Error>
+where
+    T: MakeTlsConnect<Socket>,
+    T::Stream: Send + 'static,
+{
+    let (client, conn) = config
+        .connect(tls)
+        .await
+        .map_err(|e| Error::connect(target, e))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(client)
 }
 
 /// `user@host:port/db`, for messages: never the password.

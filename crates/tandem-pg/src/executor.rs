@@ -100,7 +100,9 @@ impl Executor<'_> {
         total: usize,
         step: &Step,
     ) -> Result<()> {
-        match &step.action {
+        // Work on rows is not one statement to retry: the backfill retries each batch itself and
+        // records its progress per batch; the step is recorded as done once all of it is.
+        let row_work = match &step.action {
             Action::Backfill(spec) => {
                 let mut run = BackfillRun {
                     client: &mut *self.client,
@@ -112,35 +114,26 @@ impl Executor<'_> {
                     reporter: self.reporter,
                 };
                 run.run(spec).await?;
-                return state::set_steps_done(
-                    &*self.client,
-                    self.schema,
-                    self.migration,
-                    index as i32 + 1,
-                )
-                .await;
+                true
             }
             Action::Verify(spec) => {
                 verify::verify_table(&*self.client, spec).await?;
-                return state::set_steps_done(
-                    &*self.client,
-                    self.schema,
-                    self.migration,
-                    index as i32 + 1,
-                )
-                .await;
+                true
             }
             Action::VerifyQueries { queries } => {
                 verify::verify_queries(&*self.client, queries).await?;
-                return state::set_steps_done(
-                    &*self.client,
-                    self.schema,
-                    self.migration,
-                    index as i32 + 1,
-                )
-                .await;
+                true
             }
-            Action::Sql { .. } | Action::CreateVersionSchema(_) => {}
+            Action::Sql { .. } | Action::CreateVersionSchema(_) => false,
+        };
+        if row_work {
+            return state::set_steps_done(
+                &*self.client,
+                self.schema,
+                self.migration,
+                index as i32 + 1,
+            )
+            .await;
         }
         let (settings, reporter) = (self.settings, self.reporter);
         let outcome = retry::on_lock_failure(

@@ -109,4 +109,101 @@ mod tests {
             );
         }
     }
+
+    /// Keeps the events it is given.
+    #[derive(Default)]
+    struct Kept(std::sync::Mutex<Vec<Event>>);
+
+    impl Reporter for Kept {
+        fn event(&self, event: Event) {
+            self.0.lock().unwrap().push(event);
+        }
+    }
+
+    fn settings(budget_ms: u64) -> LockSettings {
+        LockSettings {
+            lock_timeout: Duration::from_millis(10),
+            retry_budget: Duration::from_millis(budget_ms),
+        }
+    }
+
+    #[tokio::test]
+    async fn lock_failures_are_retried_and_reported_until_the_attempt_succeeds() {
+        let kept = Kept::default();
+        let mut tries = 0;
+        let outcome: Result<u32, GaveUp<&str>> = on_lock_failure(
+            &settings(10_000),
+            &kept,
+            "step 1",
+            |e: &&str| *e == "lock",
+            async || {
+                tries += 1;
+                if tries < 3 {
+                    Err("lock")
+                } else {
+                    Ok(tries)
+                }
+            },
+        )
+        .await;
+        assert!(matches!(outcome, Ok(3)));
+        let events = kept.0.lock().unwrap();
+        let attempts: Vec<u32> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::LockRetry {
+                    description,
+                    attempt,
+                    ..
+                } if description == "step 1" => Some(*attempt),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(attempts, vec![1, 2]);
+    }
+
+    #[tokio::test]
+    async fn other_failures_are_not_retried() {
+        let kept = Kept::default();
+        let mut tries = 0;
+        let outcome: Result<(), GaveUp<&str>> = on_lock_failure(
+            &settings(10_000),
+            &kept,
+            "step",
+            |e: &&str| *e == "lock",
+            async || {
+                tries += 1;
+                Err("syntax")
+            },
+        )
+        .await;
+        assert!(matches!(outcome, Err(GaveUp::Failed("syntax"))));
+        assert_eq!(tries, 1);
+        assert!(kept.0.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_budget_ends_the_retries_before_a_wait_would_overrun_it() {
+        let kept = Kept::default();
+        let mut tries = 0;
+        // The first backoff is at least 50 ms: a 20 ms budget allows no retry.
+        let outcome: Result<(), GaveUp<&str>> = on_lock_failure(
+            &settings(20),
+            &kept,
+            "step",
+            |e: &&str| *e == "lock",
+            async || {
+                tries += 1;
+                Err("lock")
+            },
+        )
+        .await;
+        match outcome {
+            Err(GaveUp::Budget { last, attempts, .. }) => {
+                assert_eq!((last, attempts), ("lock", 1));
+            }
+            _ => panic!("expected the budget to run out"),
+        }
+        assert_eq!(tries, 1);
+    }
 }

@@ -26,3 +26,54 @@ pub(crate) fn column<'a, T: FromSql<'a>>(row: &'a Row, index: usize, query: &str
 pub(crate) fn texts(row: &Row, width: usize, query: &str) -> Result<Vec<String>> {
     (0..width).map(|i| column(row, i, query)).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn client() -> tokio_postgres::Client {
+        let url =
+            tokio::task::spawn_blocking(|| tandem_ephemeral::shared().map(|c| c.url("postgres")))
+                .await
+                .unwrap()
+                .expect("the throwaway cluster starts");
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        client
+    }
+
+    #[tokio::test]
+    async fn a_column_that_does_not_hold_what_was_asked_is_an_internal_error_naming_it() {
+        let c = client().await;
+        let row = c
+            .query_one("SELECT 7::int AS seven, NULL::int AS nothing", &[])
+            .await
+            .unwrap();
+        assert_eq!(column::<i32>(&row, 0, "counting").unwrap(), 7);
+        assert_eq!(column::<Option<i32>>(&row, 1, "counting").unwrap(), None);
+        for err in [
+            column::<i32>(&row, 1, "counting").unwrap_err(),
+            column::<String>(&row, 0, "counting").unwrap_err(),
+            column::<i32>(&row, 5, "counting").unwrap_err(),
+        ] {
+            assert!(matches!(err, Error::Internal { .. }), "{err:?}");
+            assert!(err.to_string().contains("counting: column"), "{err}");
+            assert!(err.help().contains("bug in tandem"), "{}", err.help());
+        }
+        let err = column::<i32>(&row, 1, "counting").unwrap_err();
+        assert!(err.to_string().contains("`nothing`"), "{err}");
+        assert_eq!(
+            texts(
+                &c.query_one("SELECT 'a' AS x, 'b' AS y", &[]).await.unwrap(),
+                2,
+                "q"
+            )
+            .unwrap(),
+            vec!["a", "b"]
+        );
+    }
+}
