@@ -259,7 +259,7 @@ impl<'a> Walk<'a> {
             TableKey::Columns { .. } if self.integer_steps && key.single_integer().is_some() => {
                 let from = match first_number(after) {
                     Some(n) => n,
-                    None => self.smallest_integer_key(client).await?.saturating_sub(1),
+                    None => self.before_smallest_integer_key(client).await?,
                 };
                 let end = first_number(Some(self.end)).unwrap_or(from);
                 let upper = vec![from.saturating_add(size).min(end).to_string()];
@@ -303,8 +303,14 @@ impl<'a> Walk<'a> {
         }
     }
 
-    async fn smallest_integer_key(&self, client: &impl GenericClient) -> Result<i64> {
-        let column_name = self.key.single_integer().unwrap_or_default();
+    /// One less than the smallest key, where a walk on a single integer key starts.
+    async fn before_smallest_integer_key(&self, client: &impl GenericClient) -> Result<i64> {
+        let Some(column_name) = self.key.single_integer() else {
+            return Err(Error::internal(format!(
+                "{} is not walked on a single integer key",
+                self.rel
+            )));
+        };
         let sql = format!(
             "SELECT min({})::bigint FROM {}",
             ident(column_name),
@@ -315,7 +321,9 @@ impl<'a> Walk<'a> {
             .query_one(sql.as_str(), &[])
             .await
             .map_err(|e| Error::db(&what, e))?;
-        Ok(column::<Option<i64>>(&row, 0, &what)?.unwrap_or(0))
+        Ok(column::<Option<i64>>(&row, 0, &what)?
+            .unwrap_or(0)
+            .saturating_sub(1))
     }
 }
 

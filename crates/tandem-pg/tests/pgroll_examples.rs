@@ -4,22 +4,11 @@
 
 use std::path::PathBuf;
 use tandem_core::Migration;
-use tandem_testkit::fresh_db;
-
-/// pgroll's examples, kept beside the repository in `../shared` (not part of it).
-fn examples_dir() -> Option<PathBuf> {
-    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    [
-        here.join("../../../shared/compat/pgroll-examples"),
-        here.join("../../shared/compat/pgroll-examples"),
-    ]
-    .into_iter()
-    .find(|candidate| candidate.is_dir())
-}
+use tandem_testkit::{fresh_db, pgroll_examples_dir};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_pgroll_example_starts_rolls_back_and_completes_in_order() {
-    let Some(dir) = examples_dir() else {
+    let Some(dir) = pgroll_examples_dir() else {
         eprintln!(
             "pgroll examples not found beside the repository (expected ../shared/compat/pgroll-examples): this test checked nothing"
         );

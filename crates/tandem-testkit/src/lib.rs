@@ -509,3 +509,51 @@ pub async fn fails_with(c: &Client, sql: &str, state: &tokio_postgres::error::Sq
         .unwrap_or_else(|| panic!("`{sql}` should fail"));
     assert_eq!(err.code(), Some(state), "`{sql}`: {err:?}");
 }
+
+/// pgroll's example migrations, kept beside the repository (`../shared`, not part of it);
+/// `None` when they are absent, and the caller says so and checks nothing.
+pub fn pgroll_examples_dir() -> Option<std::path::PathBuf> {
+    // CARGO_MANIFEST_DIR is this crate's: crates/tandem-testkit.
+    let here = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    [
+        here.join("../../../shared/compat/pgroll-examples"),
+        here.join("../../shared/compat/pgroll-examples"),
+    ]
+    .into_iter()
+    .find(|candidate| candidate.is_dir())
+}
+
+/// A directory of its own under the system's temporary directory, removed when dropped.
+pub struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    /// A new empty directory named `<prefix>-<pid>-<n>`.
+    pub fn new(prefix: &str) -> TempDir {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "{prefix}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    /// Writes `body` to the file `name` in the directory and returns its path.
+    pub fn write(&self, name: &str, body: &str) -> std::path::PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, body).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
