@@ -4,10 +4,10 @@
 //! under a short `lock_timeout` with retries, recording it as done in the same transaction so a
 //! killed run resumes; it backfills and verifies rows in batches on the table's key.
 //!
-//! What it must not do: decide what a migration means (planning, SQL generation and quoting
-//! belong to `tandem-core`), print or exit (it reports [`Event`]s and returns [`Error`]s, the
-//! binary shows them), panic on what the server returns, or run user text as a multi-statement
-//! batch. Only the engine's face is public: [`Engine`], its settings, events, errors, records
+//! What it must not do: decide what a migration means (planning and every step's SQL belong to
+//! `tandem-core`; identifiers are quoted only through `tandem_core::quote`), print or exit (it
+//! reports [`Event`]s and returns [`Error`]s, the binary shows them), panic on what the server
+//! returns, or run user text as a multi-statement batch. Only the engine's face is public: [`Engine`], its settings, events, errors, records
 //! and outcomes, and [`ConnectOptions`]; the modules are private to the crate.
 
 mod backfill;
