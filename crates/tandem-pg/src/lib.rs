@@ -22,6 +22,8 @@ mod retry;
 mod rows;
 mod runner_lock;
 mod state;
+#[cfg(test)]
+mod test_server;
 mod text;
 mod verify;
 

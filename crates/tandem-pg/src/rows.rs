@@ -30,21 +30,7 @@ pub(crate) fn texts(row: &Row, width: usize, query: &str) -> Result<Vec<String>>
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    async fn client() -> tokio_postgres::Client {
-        let url =
-            tokio::task::spawn_blocking(|| tandem_ephemeral::shared().map(|c| c.url("postgres")))
-                .await
-                .unwrap()
-                .expect("the throwaway cluster starts");
-        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        client
-    }
+    use crate::test_server::client;
 
     #[tokio::test]
     async fn a_column_that_does_not_hold_what_was_asked_is_an_internal_error_naming_it() {
