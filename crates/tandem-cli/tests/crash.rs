@@ -1,13 +1,10 @@
 //! The tandem process killed (SIGKILL) between steps of start and of complete, then run
 //! again, ends in the same state as an uninterrupted run.
 
-#[path = "../../tandem-pg/tests/common/mod.rs"]
-mod common;
-
-use common::{fresh_db, Db};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use tandem_testkit::{fresh_db, Db, TempDir};
 
 const BASE: &str = "operations:\n  - create_table:\n      name: users\n      columns:\n        - {name: id, type: serial, pk: true}\n        - {name: name, type: text}\n";
 const CHANGE: &str = r#"operations:
@@ -22,43 +19,11 @@ const CHANGE: &str = r#"operations:
   - rename_column: {table: users, from: name, to: full_name}
 "#;
 
-fn files() -> (tempdir::Dir, PathBuf, PathBuf) {
-    let dir = tempdir::Dir::new();
-    let base = dir.path().join("01_base.yaml");
-    let change = dir.path().join("02_change.yaml");
-    std::fs::write(&base, BASE).unwrap();
-    std::fs::write(&change, CHANGE).unwrap();
+fn files() -> (TempDir, PathBuf, PathBuf) {
+    let dir = TempDir::new("tandem-crash");
+    let base = dir.write("01_base.yaml", BASE);
+    let change = dir.write("02_change.yaml", CHANGE);
     (dir, base, change)
-}
-
-mod tempdir {
-    use std::path::{Path, PathBuf};
-    pub struct Dir(PathBuf);
-    impl Dir {
-        pub fn new() -> Dir {
-            let p = std::env::temp_dir().join(format!(
-                "tandem-test-{}-{}",
-                std::process::id(),
-                super::unique()
-            ));
-            std::fs::create_dir_all(&p).unwrap();
-            Dir(p)
-        }
-        pub fn path(&self) -> &Path {
-            &self.0
-        }
-    }
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-fn unique() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Ordering::SeqCst)
 }
 
 fn tandem(db: &Db, args: &[&str]) -> Command {
@@ -192,11 +157,9 @@ async fn backfill_progress(db: &Db) -> Option<(i64, bool)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backfill_killed_with_sigkill_resumes_where_it_stopped() {
-    let dir = tempdir::Dir::new();
-    let base = dir.path().join("01_items.yaml");
-    let change = dir.path().join("02_retype.yaml");
-    std::fs::write(&base, ITEMS).unwrap();
-    std::fs::write(&change, RETYPE).unwrap();
+    let dir = TempDir::new("tandem-crash");
+    let base = dir.write("01_items.yaml", ITEMS);
+    let change = dir.write("02_retype.yaml", RETYPE);
     let db = fresh_db().await;
     run_ok(&db, &["start", path(&base), "--complete"]);
     let rows = 60_000;

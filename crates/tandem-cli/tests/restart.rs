@@ -23,12 +23,9 @@ async fn a_backfill_cut_off_by_a_server_restart_resumes() {
         .unwrap()
         .expect("cluster");
     let url = cluster.url("postgres");
-    let dir = std::env::temp_dir().join(format!("tandem-restart-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let base = dir.join("01_items.yaml");
-    let change = dir.join("02_retype.yaml");
-    std::fs::write(&base, ITEMS).unwrap();
-    std::fs::write(&change, RETYPE).unwrap();
+    let dir = tandem_testkit::TempDir::new("tandem-restart");
+    let base = dir.write("01_items.yaml", ITEMS);
+    let change = dir.write("02_retype.yaml", RETYPE);
     let tandem = |args: &[&str]| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_tandem"));
         c.arg("--url")
@@ -121,5 +118,4 @@ async fn a_backfill_cut_off_by_a_server_restart_resumes() {
         String::from_utf8_lossy(&out.stderr)
     );
     drop(restarted);
-    let _ = std::fs::remove_dir_all(&dir);
 }

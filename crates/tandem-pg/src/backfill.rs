@@ -7,12 +7,13 @@
 
 use crate::error::{Error, Result};
 use crate::events::{Event, Reporter};
-use crate::executor::{backoff, LockSettings};
-use crate::keys::{key_of, max_key, page_range, TableKey};
+use crate::keys::{key_of, max_key, TableKey, Walk};
+use crate::retry::{self, GaveUp, LockSettings};
+use crate::rows::column;
+use crate::text::abbreviate;
 use std::time::{Duration, Instant};
 use tandem_core::plan::Backfill;
 use tandem_core::quote::{ident, qualified};
-use tokio_postgres::error::SqlState;
 use tokio_postgres::Client;
 
 /// How fast and how hard a backfill goes.
@@ -37,7 +38,7 @@ impl Default for BackfillSettings {
 }
 
 /// The next batch size: scaled towards the target duration, at most doubled or halved at once.
-pub fn next_batch_size(size: i64, elapsed: Duration, target: Duration, min: i64, max: i64) -> i64 {
+fn next_batch_size(size: i64, elapsed: Duration, target: Duration, min: i64, max: i64) -> i64 {
     let elapsed = elapsed.as_secs_f64().max(0.000_1);
     let scaled = (size as f64 * target.as_secs_f64() / elapsed).round() as i64;
     scaled
@@ -53,7 +54,7 @@ struct Checkpoint {
     done: bool,
 }
 
-pub struct BackfillRun<'a> {
+pub(crate) struct BackfillRun<'a> {
     pub client: &'a mut Client,
     pub state_schema: &'a str,
     pub migration: &'a str,
@@ -61,13 +62,6 @@ pub struct BackfillRun<'a> {
     pub settings: &'a BackfillSettings,
     pub locks: &'a LockSettings,
     pub reporter: &'a dyn Reporter,
-    /// Whether the batches run with `session_replication_role = replica` (see
-    /// [`BackfillRun::may_skip_triggers`]).
-    pub skip_triggers: bool,
-}
-
-fn is_integer(data_type: &str) -> bool {
-    matches!(data_type, "smallint" | "integer" | "bigint")
 }
 
 impl BackfillRun<'_> {
@@ -88,29 +82,20 @@ impl BackfillRun<'_> {
         allowed
     }
 
-    async fn min_integer_key(&self, rel: &str, column: &str) -> Result<i64> {
-        let sql = format!("SELECT min({})::bigint FROM {rel}", ident(column));
-        let row = self
-            .client
-            .query_one(sql.as_str(), &[])
-            .await
-            .map_err(|e| Error::db(format!("reading the smallest key of {rel}"), e))?;
-        Ok(row.get::<_, Option<i64>>(0).unwrap_or(0))
-    }
-
-    pub async fn run(&mut self, spec: &Backfill) -> Result<i64> {
+    pub(crate) async fn run(&mut self, spec: &Backfill) -> Result<i64> {
         let rel = qualified(&spec.schema, &spec.table);
         let key = key_of(&*self.client, &spec.schema, &spec.table).await?;
         let mut cp = self.checkpoint(spec, &key).await?;
-        let total_estimate: i64 = self
+        let what = "reading the table's size";
+        let size_row = self
             .client
             .query_one(
                 "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = to_regclass($1)",
                 &[&rel],
             )
             .await
-            .map_err(|e| Error::db("reading the table's size", e))?
-            .get(0);
+            .map_err(|e| Error::db(what, e))?;
+        let total_estimate: i64 = column(&size_row, 0, what)?;
         let set = spec
             .assignments
             .iter()
@@ -124,80 +109,28 @@ impl BackfillRun<'_> {
         if let Some(fixed) = self.settings.batch_size {
             size = fixed.max(1);
         }
-        self.skip_triggers = self.may_skip_triggers().await;
+        let skip_triggers = self.may_skip_triggers().await;
         let began = Instant::now();
         let rows_at_start = cp.rows_done;
         let mut last_report = Instant::now() - Duration::from_secs(60);
+        let end = cp.max.clone().unwrap_or_default();
+        let walk = Walk::new(&spec.schema, &spec.table, &key, &end).with_integer_steps();
         while !cp.done {
             let batch_began = Instant::now();
-            let (upper, predicate) = match &key {
-                // One integer key: the next bound is arithmetic (no index walk to find it); gaps
-                // in the keys only make a batch smaller, and the adaptive size makes up for it.
-                TableKey::Columns { names, types } if names.len() == 1 && is_integer(&types[0]) => {
-                    let last = match cp
-                        .last
-                        .as_ref()
-                        .and_then(|l| l.first())
-                        .and_then(|v| v.parse::<i64>().ok())
-                    {
-                        Some(l) => l,
-                        None => self
-                            .min_integer_key(&rel, &names[0])
-                            .await?
-                            .saturating_sub(1),
-                    };
-                    let max: i64 = cp
-                        .max
-                        .as_ref()
-                        .and_then(|m| m.first())
-                        .and_then(|v| v.parse().ok())
-                        .unwrap_or(last);
-                    let upper = vec![last.saturating_add(size).min(max).to_string()];
-                    let predicate = key.range(Some(&[last.to_string()]), Some(&upper));
-                    (upper, predicate)
-                }
-                TableKey::Columns { names, .. } => {
-                    let sql = format!(
-                        "SELECT {} FROM {rel} WHERE {} ORDER BY {} OFFSET {} LIMIT 1",
-                        key.select_text(),
-                        key.range(cp.last.as_deref(), cp.max.as_deref()),
-                        key.order(false),
-                        size - 1
-                    );
-                    let row = self
-                        .client
-                        .query_opt(sql.as_str(), &[])
-                        .await
-                        .map_err(|e| Error::db(format!("finding the next batch of {rel}"), e))?;
-                    let upper = match row {
-                        Some(r) => (0..names.len()).map(|i| r.get::<_, String>(i)).collect(),
-                        None => cp.max.clone().unwrap_or_default(),
-                    };
-                    let predicate = key.range(cp.last.as_deref(), Some(&upper));
-                    (upper, predicate)
-                }
-                TableKey::Ctid => {
-                    let from: i64 = cp
-                        .last
-                        .as_ref()
-                        .and_then(|l| l.first())
-                        .and_then(|p| p.parse().ok())
-                        .unwrap_or(0);
-                    let end: i64 = cp
-                        .max
-                        .as_ref()
-                        .and_then(|m| m.first())
-                        .and_then(|p| p.parse().ok())
-                        .unwrap_or(0);
-                    let to = (from + size).min(end);
-                    (vec![to.to_string()], page_range(from, to))
-                }
-            };
-            let update = format!("UPDATE {rel} SET {set} WHERE {predicate}");
-            let rows = self.batch(&update, &upper, &cp.max).await?;
+            let batch = walk.next(&*self.client, cp.last.as_deref(), size).await?;
+            let update = format!("UPDATE {rel} SET {set} WHERE {}", batch.predicate);
+            let rows = self
+                .batch(
+                    &spec.table,
+                    &update,
+                    &batch.upper,
+                    batch.last,
+                    skip_triggers,
+                )
+                .await?;
             cp.rows_done += rows;
-            cp.done = Some(&upper) == cp.max.as_ref();
-            cp.last = Some(upper);
+            cp.done = batch.last;
+            cp.last = Some(batch.upper);
             let elapsed = batch_began.elapsed();
             if self.settings.batch_size.is_none() {
                 size = next_batch_size(size, elapsed, self.settings.batch_time, min, max_size);
@@ -222,6 +155,7 @@ impl BackfillRun<'_> {
 
     /// Reads the checkpoint, or creates it with the table's largest key as the end.
     async fn checkpoint(&mut self, spec: &Backfill, key: &TableKey) -> Result<Checkpoint> {
+        let what = "reading the backfill checkpoint";
         let row = self
             .client
             .query_opt(
@@ -229,13 +163,13 @@ impl BackfillRun<'_> {
                 &[&self.state_schema, &self.migration, &self.step],
             )
             .await
-            .map_err(|e| Error::db("reading the backfill checkpoint", e))?;
+            .map_err(|e| Error::db(what, e))?;
         if let Some(r) = row {
             return Ok(Checkpoint {
-                last: r.get(0),
-                max: r.get(1),
-                rows_done: r.get(2),
-                done: r.get(3),
+                last: column(&r, 0, what)?,
+                max: column(&r, 1, what)?,
+                rows_done: column(&r, 2, what)?,
+                done: column(&r, 3, what)?,
             });
         }
         let max = max_key(&*self.client, &spec.schema, &spec.table, key).await?;
@@ -254,30 +188,31 @@ impl BackfillRun<'_> {
         })
     }
 
-    /// One batch and its checkpoint, in one transaction, retried on lock timeouts.
+    /// One batch and its checkpoint, in one transaction, retried on lock failures.
     async fn batch(
         &mut self,
+        table: &str,
         update: &str,
         upper: &[String],
-        max: &Option<Vec<String>>,
+        last: bool,
+        skip_triggers: bool,
     ) -> Result<i64> {
-        let began = Instant::now();
-        let mut attempt = 0;
-        loop {
-            match self.try_batch(update, upper, max).await {
-                Ok(n) => return Ok(n),
-                Err(e) if is_retryable(&e) && began.elapsed() < self.locks.retry_budget => {
-                    attempt += 1;
-                    tokio::time::sleep(backoff(attempt)).await;
-                }
-                Err(e) => {
-                    return Err(Error::Database {
-                        context: format!("a backfill batch failed (`{}`)", abbreviate(update)),
-                        help: "the rows before this batch are done and recorded; fix the cause (an `up` expression that fails or violates a constraint for some row?) and run the same command again to continue, or `tandem rollback`".into(),
-                        source: e,
-                    })
-                }
-            }
+        let (locks, reporter) = (self.locks, self.reporter);
+        let outcome = retry::on_lock_failure(
+            locks,
+            reporter,
+            &format!("backfill batch of {table}"),
+            retry::is_lock_failure,
+            async || self.try_batch(update, upper, last, skip_triggers).await,
+        )
+        .await;
+        match outcome {
+            Ok(rows) => Ok(rows),
+            Err(GaveUp::Failed(source) | GaveUp::Budget { last: source, .. }) => Err(Error::Database {
+                context: format!("a backfill batch failed (`{}`)", abbreviate(update)),
+                help: "the rows before this batch are done and recorded; fix the cause (an `up` expression that fails or violates a constraint for some row?) and run the same command again to continue, or `tandem rollback`".into(),
+                source,
+            }),
         }
     }
 
@@ -285,16 +220,16 @@ impl BackfillRun<'_> {
         &mut self,
         update: &str,
         upper: &[String],
-        max: &Option<Vec<String>>,
+        last: bool,
+        skip_triggers: bool,
     ) -> Result<i64, tokio_postgres::Error> {
-        let done = Some(upper.to_vec()) == *max;
         let tx = self.client.transaction().await?;
         tx.batch_execute(&format!(
             // synchronous_commit off: a batch and its checkpoint commit together, so a crash
             // loses both and the rerun redoes the batch; nothing waits for the WAL flush.
             "SET LOCAL lock_timeout = {}; SET LOCAL tandem.backfill = 'on'; SET LOCAL synchronous_commit = off{}",
             self.locks.lock_timeout.as_millis(),
-            if self.skip_triggers {
+            if skip_triggers {
                 "; SET LOCAL session_replication_role = replica"
             } else {
                 ""
@@ -305,24 +240,11 @@ impl BackfillRun<'_> {
         tx.execute(
             "UPDATE tandem.backfills SET last_key = $4, rows_done = rows_done + $5, batches = batches + 1, done = $6, updated_at = now() \
              WHERE schema = $1 AND migration = $2 AND step = $3",
-            &[&self.state_schema, &self.migration, &self.step, &upper, &rows, &done],
+            &[&self.state_schema, &self.migration, &self.step, &upper, &rows, &last],
         )
         .await?;
         tx.commit().await?;
         Ok(rows)
-    }
-}
-
-fn is_retryable(e: &tokio_postgres::Error) -> bool {
-    matches!(e.code(), Some(c) if *c == SqlState::LOCK_NOT_AVAILABLE || *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE)
-}
-
-fn abbreviate(s: &str) -> String {
-    let one: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one.chars().count() > 200 {
-        format!("{}…", one.chars().take(200).collect::<String>())
-    } else {
-        one
     }
 }
 

@@ -3,6 +3,7 @@
 //! Only catalogs are read (no psql or pg_dump), so it works with any client-less server build.
 
 use crate::error::{Error, Result};
+use crate::rows::column;
 use serde::Deserialize;
 use tandem_core::quote::{ident, qualified};
 use tandem_core::schema::{Column, Constraint, ConstraintKind, Index, Schema, Table};
@@ -106,18 +107,19 @@ WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition
 "#;
 
 /// The tables of `schema` as they physically are (logical names = physical names).
-pub async fn introspect(client: &impl GenericClient, schema: &str) -> Result<Schema> {
+pub(crate) async fn introspect(client: &impl GenericClient, schema: &str) -> Result<Schema> {
+    let what = format!("reading the tables of schema {schema}");
     let row = client
         .query_one(INTROSPECT, &[&schema])
         .await
-        .map_err(|e| Error::db(format!("reading the tables of schema {schema}"), e))?;
-    let json: serde_json::Value = row.get(0);
+        .map_err(|e| Error::db(&what, e))?;
+    let json: serde_json::Value = column(&row, 0, &what)?;
     let raw: Vec<RawTable> = serde_json::from_value(json).map_err(|e| {
-        Error::usage(
-            format!("unexpected catalog contents for schema {schema}: {e}"),
-            "this is a bug in tandem; please report it with your PostgreSQL version",
-        )
+        Error::internal(format!(
+            "unexpected catalog contents for schema {schema}: {e}"
+        ))
     })?;
+    let what = "reading the types of the schema";
     let types = client
         .query(
             "SELECT t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
@@ -126,10 +128,10 @@ pub async fn introspect(client: &impl GenericClient, schema: &str) -> Result<Sch
             &[&schema],
         )
         .await
-        .map_err(|e| Error::db("reading the types of the schema", e))?
+        .map_err(|e| Error::db(what, e))?
         .iter()
-        .map(|r| r.get::<_, String>(0))
-        .collect();
+        .map(|r| column::<String>(r, 0, what))
+        .collect::<Result<_>>()?;
     Ok(Schema {
         name: schema.to_string(),
         types,
@@ -212,15 +214,15 @@ fn table_of(t: RawTable) -> Table {
 }
 
 /// `server_version_num`, e.g. 150004.
-pub async fn server_version_num(client: &impl GenericClient) -> Result<i32> {
+pub(crate) async fn server_version_num(client: &impl GenericClient) -> Result<i32> {
     let row = client
         .query_one("SELECT current_setting('server_version_num')::int", &[])
         .await
         .map_err(|e| Error::db("reading the server version", e))?;
-    Ok(row.get(0))
+    column(&row, 0, "reading the server version")
 }
 
-pub async fn schema_exists(client: &impl GenericClient, schema: &str) -> Result<bool> {
+pub(crate) async fn schema_exists(client: &impl GenericClient, schema: &str) -> Result<bool> {
     let row = client
         .query_one(
             "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
@@ -228,7 +230,7 @@ pub async fn schema_exists(client: &impl GenericClient, schema: &str) -> Result<
         )
         .await
         .map_err(|e| Error::db("looking up a schema", e))?;
-    Ok(row.get(0))
+    column(&row, 0, "looking up a schema")
 }
 
 /// Whether adding a column of `data_type` with `default` would rewrite the table, found by
@@ -236,7 +238,7 @@ pub async fn schema_exists(client: &impl GenericClient, schema: &str) -> Result<
 /// asks PostgreSQL itself, so it is right for every function, cast and version.
 ///
 /// Errors in the type or expression come back as usage errors naming them.
-pub async fn default_rewrites_table(
+pub(crate) async fn default_rewrites_table(
     client: &mut tokio_postgres::Client,
     data_type: &str,
     default: &str,
@@ -252,11 +254,11 @@ pub async fn default_rewrites_table(
     .await
     .map_err(|e| Error::db("creating a temporary table", e))?;
     let filenode = "SELECT pg_relation_filenode('pg_temp.tandem_default_probe')::bigint";
-    let before: i64 = tx
+    let row = tx
         .query_one(filenode, &[])
         .await
-        .map_err(|e| Error::db("probing a default", e))?
-        .get(0);
+        .map_err(|e| Error::db("probing a default", e))?;
+    let before: i64 = column(&row, 0, "probing a default")?;
     let alter = format!(
         "ALTER TABLE {probe} ADD COLUMN {} {data_type} DEFAULT {default}",
         ident("probe")
@@ -269,11 +271,11 @@ pub async fn default_rewrites_table(
             source: e,
         });
     }
-    let after: i64 = tx
+    let row = tx
         .query_one(filenode, &[])
         .await
-        .map_err(|e| Error::db("probing a default", e))?
-        .get(0);
+        .map_err(|e| Error::db("probing a default", e))?;
+    let after: i64 = column(&row, 0, "probing a default")?;
     tx.rollback()
         .await
         .map_err(|e| Error::db("ending the probe", e))?;
@@ -288,7 +290,7 @@ pub async fn default_rewrites_table(
 /// A bad `down` is returned as a warning instead: it only matters once the new version writes,
 /// and pgroll's own examples carry one (35_alter_column_multiple names a column that does not
 /// exist), so refusing it would refuse files pgroll applies.
-pub async fn check_probes(
+pub(crate) async fn check_probes(
     client: &mut tokio_postgres::Client,
     schema: &str,
     probes: &[tandem_core::Probe],

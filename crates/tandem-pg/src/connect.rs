@@ -6,7 +6,8 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use std::sync::Arc;
 use tokio_postgres::config::SslMode;
-use tokio_postgres::{Client, Config};
+use tokio_postgres::tls::MakeTlsConnect;
+use tokio_postgres::{Client, Config, Socket};
 
 /// Where to connect. `url` wins; otherwise PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE and
 /// PGSSLMODE are read, with libpq's defaults.
@@ -24,12 +25,12 @@ enum Verification {
 }
 
 /// A connection and the description of where it goes (never with the password).
-pub struct Connection {
+pub(crate) struct Connection {
     pub client: Client,
     pub target: String,
 }
 
-pub async fn connect(options: &ConnectOptions) -> Result<Connection, Error> {
+pub(crate) async fn connect(options: &ConnectOptions) -> Result<Connection, Error> {
     let (mut config, verification) = match &options.url {
         Some(url) => from_url(url)?,
         None => from_env()?,
@@ -42,24 +43,10 @@ pub async fn connect(options: &ConnectOptions) -> Result<Connection, Error> {
     }
     let target = describe(&config);
     let client = if config.get_ssl_mode() == SslMode::Disable {
-        let (client, conn) = config
-            .connect(tokio_postgres::NoTls)
-            .await
-            .map_err(|e| Error::connect(&target, e))?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        client
+        open(&config, tokio_postgres::NoTls, &target).await?
     } else {
         let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(verification));
-        let (client, conn) = config
-            .connect(tls)
-            .await
-            .map_err(|e| Error::connect(&target, e))?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        client
+        open(&config, tls, &target).await?
     };
     client.execute(SESSION_TIMEOUTS, &[]).await.map_err(|e| {
         Error::db(
@@ -79,6 +66,22 @@ pub async fn connect(options: &ConnectOptions) -> Result<Connection, Error> {
 const SESSION_TIMEOUTS: &str = "SELECT set_config(name, '0', false) FROM pg_settings \
      WHERE name IN ('statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout', \
      'idle_session_timeout', 'transaction_timeout')";
+
+/// Connects, and drives the connection in the background until the client is dropped.
+async fn open<T>(config: &Config, tls: T, target: &str) -> Result<Client, Error>
+where
+    T: MakeTlsConnect<Socket>,
+    T::Stream: Send + 'static,
+{
+    let (client, conn) = config
+        .connect(tls)
+        .await
+        .map_err(|e| Error::connect(target, e))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(client)
+}
 
 /// `user@host:port/db`, for messages: never the password.
 fn describe(config: &Config) -> String {

@@ -3,20 +3,24 @@
 //! Each takes the runner lock (when it changes anything), reads the state, decides which
 //! phase to run or resume, and hands the plan's steps to the executor.
 
+use crate::backfill::BackfillSettings;
 use crate::catalog;
 use crate::connect::{connect, ConnectOptions};
 use crate::error::{Error, Result};
-use crate::events::Reporter;
-use crate::executor::{Executor, LockSettings};
+use crate::events::{Event, Reporter};
+use crate::executor::Executor;
+use crate::retry::LockSettings;
 use crate::runner_lock;
-use crate::state::{self, NewMigration, Record};
-use serde::Serialize;
+use crate::state::{self, MigrationStatus, NewMigration, Record};
+use crate::verify;
+use serde::{Serialize, Serializer};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 use tandem_core::operations::default_key;
 use tandem_core::plan::Phase;
-use tandem_core::{plan_migration, Migration, Plan, PlanContext, Planned};
+use tandem_core::schema::Schema;
+use tandem_core::{plan_migration, Action, Migration, Plan, PlanContext, Planned};
 use tokio_postgres::Client;
 
 #[derive(Debug, Clone)]
@@ -26,7 +30,7 @@ pub struct Settings {
     pub locks: LockSettings,
     /// How long to wait for another tandem to finish.
     pub wait_for_runner: Duration,
-    pub backfill: crate::backfill::BackfillSettings,
+    pub backfill: BackfillSettings,
 }
 
 impl Default for Settings {
@@ -35,7 +39,7 @@ impl Default for Settings {
             schema: "public".into(),
             locks: LockSettings::default(),
             wait_for_runner: Duration::from_secs(60),
-            backfill: crate::backfill::BackfillSettings::default(),
+            backfill: BackfillSettings::default(),
         }
     }
 }
@@ -46,14 +50,15 @@ pub struct Status {
     pub schema: String,
     /// The newest migration that is in progress or complete.
     pub migration: Option<String>,
-    /// `none`, `in_progress` or `complete`.
-    pub status: String,
+    /// The latest migration's status: `in_progress` or `complete` (`none` without one).
+    #[serde(serialize_with = "status_or_none")]
+    pub status: Option<MigrationStatus>,
     /// The version schema new clients should use.
     pub version_schema: Option<String>,
     /// While in progress: the version schema old clients still use.
     pub previous_version_schema: Option<String>,
     /// While in progress: `start`, `complete` or `rollback`, and how far it got.
-    pub phase: Option<String>,
+    pub phase: Option<Phase>,
     pub steps_done: Option<i32>,
     pub steps_total: Option<usize>,
 }
@@ -65,6 +70,13 @@ pub struct Finished {
     pub migration: String,
     /// It was already completed (or rolled back) before this call: nothing was done.
     pub already: bool,
+}
+
+fn status_or_none<S: Serializer>(
+    status: &Option<MigrationStatus>,
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    serializer.serialize_str(status.map_or("none", MigrationStatus::as_str))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,8 +117,15 @@ impl Engine {
         &self.settings
     }
 
+    /// The engine's own connection, for work beside tandem's (the demo loads its rows with it).
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// The tables of the schema migrations change, as they are now (as tandem reads them
+    /// before planning).
+    pub async fn live_schema(&self) -> Result<Schema> {
+        catalog::introspect(&self.client, &self.settings.schema).await
     }
 
     /// Takes the runner lock. The state schema is created later, only by commands that get as
@@ -170,10 +189,8 @@ impl Engine {
                 .await
                 .map_err(|e| e.in_file(&migration.file))?;
         for w in warnings {
-            self.reporter.event(crate::events::Event::Warning(format!(
-                "{}: {w}",
-                migration.file
-            )));
+            self.reporter
+                .event(Event::Warning(format!("{}: {w}", migration.file)));
         }
         if planned.plan.version_schema == state::STATE_SCHEMA {
             return Err(Error::usage(
@@ -233,7 +250,7 @@ impl Engine {
                 ));
             }
             let plan = active.plan()?;
-            return match active.phase() {
+            return match active.phase {
                 Phase::Start if (active.steps_done as usize) < plan.start.len() => {
                     self.run(&active, &plan, Phase::Start).await?;
                     Ok(StartOutcome::Started)
@@ -255,7 +272,7 @@ impl Engine {
             None
         };
         if let Some(done) = done {
-            if done.status == "complete" {
+            if done.status == MigrationStatus::Complete {
                 return Err(Error::usage(
                     format!(
                         "migration `{}` is already complete on schema `{schema}`",
@@ -276,12 +293,7 @@ impl Engine {
         state::ensure(&self.client).await?;
         let parent = state::latest(&self.client, &schema).await?.map(|r| r.name);
         let to_json = |v: serde_json::Result<serde_json::Value>| {
-            v.map_err(|e| {
-                Error::usage(
-                    format!("cannot record the migration: {e}"),
-                    "this is a bug in tandem",
-                )
-            })
+            v.map_err(|e| Error::internal(format!("cannot record the migration: {e}")))
         };
         state::insert(
             &self.client,
@@ -299,7 +311,7 @@ impl Engine {
         let record = state::find(&self.client, &schema, &migration.name)
             .await?
             .ok_or_else(|| {
-                Error::usage("the migration record vanished", "run the command again")
+                Error::internal("the migration record vanished right after it was written")
             })?;
         self.run(&record, &plan, Phase::Start).await?;
         Ok(StartOutcome::Started)
@@ -327,8 +339,8 @@ impl Engine {
             let last = state::history(&self.client, &schema).await?.pop();
             if let Some(last) = last {
                 let done = match phase {
-                    Phase::Complete => last.status == "complete",
-                    Phase::Rollback => last.status == "rolled_back",
+                    Phase::Complete => last.status == MigrationStatus::Complete,
+                    Phase::Rollback => last.status == MigrationStatus::RolledBack,
                     Phase::Start => false,
                 };
                 if done {
@@ -337,7 +349,7 @@ impl Engine {
                         already: true,
                     });
                 }
-                if phase == Phase::Rollback && last.status == "complete" {
+                if phase == Phase::Rollback && last.status == MigrationStatus::Complete {
                     return Err(Error::usage(
                         format!(
                             "migration `{}` is complete: there is no migration in progress to roll back",
@@ -353,7 +365,7 @@ impl Engine {
             ));
         };
         let plan = active.plan()?;
-        match (active.phase(), phase) {
+        match (active.phase, phase) {
             (Phase::Start, Phase::Complete) if (active.steps_done as usize) < plan.start.len() => {
                 return Err(Error::usage(
                     format!(
@@ -386,7 +398,7 @@ impl Engine {
         let record = state::find(&self.client, &schema, &active.name)
             .await?
             .ok_or_else(|| {
-                Error::usage("the migration record vanished", "run the command again")
+                Error::internal("the migration record vanished right after it was written")
             })?;
         self.run(&record, &plan, phase).await?;
         state::finish(&self.client, &schema, &active.name, phase).await?;
@@ -428,7 +440,7 @@ impl Engine {
                 None
             };
             match known {
-                Some(r) if r.status == "complete" => {
+                Some(r) if r.status == MigrationStatus::Complete => {
                     if r.checksum != m.checksum() {
                         return Err(Error::usage(
                             format!("{} changed after migration `{}` was applied", m.file, m.name),
@@ -437,9 +449,9 @@ impl Engine {
                     }
                     continue;
                 }
-                Some(r) if r.status == "in_progress" && r.phase() != Phase::Start => {
+                Some(r) if r.status == MigrationStatus::InProgress && r.phase != Phase::Start => {
                     // A complete or rollback stopped half way: finish what was begun.
-                    let phase = r.phase();
+                    let phase = r.phase;
                     self.lock().await?;
                     let result = self.finish(phase).await;
                     self.unlock(result).await?;
@@ -480,11 +492,11 @@ impl Engine {
         };
         for step in &active.plan()?.start {
             match &step.action {
-                tandem_core::Action::Verify(v) => {
-                    crate::verify::verify_table(&self.client, v).await?;
+                Action::Verify(v) => {
+                    verify::verify_table(&self.client, v).await?;
                 }
-                tandem_core::Action::VerifyQueries { queries } => {
-                    crate::verify::verify_queries(&self.client, queries).await?
+                Action::VerifyQueries { queries } => {
+                    verify::verify_queries(&self.client, queries).await?
                 }
                 _ => {}
             }
@@ -498,7 +510,7 @@ impl Engine {
         let none = Status {
             schema: schema.clone(),
             migration: None,
-            status: "none".into(),
+            status: None,
             version_schema: None,
             previous_version_schema: None,
             phase: None,
@@ -511,21 +523,21 @@ impl Engine {
         let Some(latest) = state::latest(&self.client, &schema).await? else {
             return Ok(none);
         };
-        let in_progress = latest.status == "in_progress";
+        let in_progress = latest.status == MigrationStatus::InProgress;
         let plan = latest.plan()?;
         Ok(Status {
             schema,
             migration: Some(latest.name.clone()),
-            status: latest.status.clone(),
+            status: Some(latest.status),
             version_schema: Some(latest.version_schema.clone()),
             previous_version_schema: if in_progress {
                 plan.previous_version_schema.clone()
             } else {
                 None
             },
-            phase: in_progress.then(|| latest.phase.clone()),
+            phase: in_progress.then_some(latest.phase),
             steps_done: in_progress.then_some(latest.steps_done),
-            steps_total: in_progress.then(|| plan.steps(latest.phase()).len()),
+            steps_total: in_progress.then(|| plan.steps(latest.phase).len()),
         })
     }
 

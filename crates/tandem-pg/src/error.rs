@@ -33,6 +33,10 @@ pub enum Error {
     /// Rows do not have the shape the migration promises.
     #[error("{message}")]
     Verification { message: String, help: String },
+    /// tandem broke one of its own promises (a query's result without the expected column, a
+    /// value it wrote that it cannot read back): a bug in tandem, not in the user's input.
+    #[error("internal error: {message}")]
+    Internal { message: String },
 }
 
 /// The server's message, with its detail and hint, rather than tokio-postgres's "db error".
@@ -53,21 +57,27 @@ pub fn db_message(e: &tokio_postgres::Error) -> String {
 }
 
 impl Error {
-    pub fn usage(message: impl Into<String>, help: impl Into<String>) -> Error {
+    pub(crate) fn usage(message: impl Into<String>, help: impl Into<String>) -> Error {
         Error::Usage {
             message: message.into(),
             help: help.into(),
         }
     }
 
-    pub fn connect(target: &str, source: tokio_postgres::Error) -> Error {
+    pub(crate) fn internal(message: impl Into<String>) -> Error {
+        Error::Internal {
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn connect(target: &str, source: tokio_postgres::Error) -> Error {
         Error::Connect {
             target: target.to_string(),
             source,
         }
     }
 
-    pub fn db(context: impl fmt::Display, source: tokio_postgres::Error) -> Error {
+    pub(crate) fn db(context: impl fmt::Display, source: tokio_postgres::Error) -> Error {
         Error::Database {
             context: context.to_string(),
             help: String::new(),
@@ -76,7 +86,7 @@ impl Error {
     }
 
     /// Names the migration file a database error is about (the server does not know it).
-    pub fn in_file(self, file: &str) -> Error {
+    pub(crate) fn in_file(self, file: &str) -> Error {
         match self {
             Error::Database {
                 context,
@@ -101,6 +111,9 @@ impl Error {
             Error::Plan(p) => p.help.clone(),
             Error::Connect { .. } => {
                 "check --url / DATABASE_URL (or PGHOST, PGPORT, PGUSER, PGDATABASE) and that the server is running".into()
+            }
+            Error::Internal { .. } => {
+                "this is a bug in tandem: please report it with the command, the migration file and your PostgreSQL version; what ran before is recorded, so the same command can be run again once fixed".into()
             }
             Error::Database { help, .. } if !help.is_empty() => help.clone(),
             Error::Database { .. } => {

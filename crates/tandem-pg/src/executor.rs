@@ -2,43 +2,19 @@
 //! backoff and jitter within a budget, and recorded as done in the same transaction, so a
 //! crashed run resumes at the first step not done. It knows nothing about operations.
 
+use crate::backfill::{BackfillRun, BackfillSettings};
 use crate::catalog;
-use crate::error::{db_message, Error, Result};
+use crate::error::{Error, Result};
 use crate::events::{Event, Reporter};
+use crate::retry::{self, GaveUp, LockSettings};
+use crate::rows::column;
 use crate::state;
+use crate::text::abbreviate;
+use crate::verify;
 use std::time::{Duration, Instant};
 use tandem_core::plan::{Action, Phase, Step};
 use tandem_core::versions::views_of;
-use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, GenericClient};
-
-/// How patient tandem is with locks.
-#[derive(Debug, Clone)]
-pub struct LockSettings {
-    /// How long one statement may wait for a lock: also the longest any other session queues
-    /// behind tandem's waiting statement.
-    pub lock_timeout: Duration,
-    /// How long tandem keeps retrying one step before it gives up.
-    pub retry_budget: Duration,
-}
-
-impl Default for LockSettings {
-    fn default() -> Self {
-        LockSettings {
-            lock_timeout: Duration::from_millis(500),
-            retry_budget: Duration::from_secs(60),
-        }
-    }
-}
-
-/// The delay before retry `attempt` (1-based): exponential from 100 ms, capped at 5 s, with
-/// "equal jitter" (half fixed, half random) so that retries of several runners spread out.
-pub fn backoff(attempt: u32) -> Duration {
-    let exp = 100u64.saturating_mul(1u64 << attempt.saturating_sub(1).min(16));
-    let capped = exp.min(5_000);
-    let half = capped / 2;
-    Duration::from_millis(half + fastrand::u64(0..=half))
-}
 
 enum StepFailure {
     /// The server refused; `statement` is the statement that failed.
@@ -55,14 +31,16 @@ impl From<Error> for StepFailure {
     }
 }
 
-fn is_lock_failure(e: &tokio_postgres::Error) -> bool {
-    matches!(e.code(), Some(c) if *c == SqlState::LOCK_NOT_AVAILABLE || *c == SqlState::T_R_DEADLOCK_DETECTED)
+impl StepFailure {
+    fn is_lock_failure(&self) -> bool {
+        matches!(self, StepFailure::Db { source, .. } if retry::is_lock_failure(source))
+    }
 }
 
-pub struct Executor<'a> {
+pub(crate) struct Executor<'a> {
     pub client: &'a mut Client,
     pub settings: &'a LockSettings,
-    pub backfill: &'a crate::backfill::BackfillSettings,
+    pub backfill: &'a BackfillSettings,
     pub reporter: &'a dyn Reporter,
     pub schema: &'a str,
     pub migration: &'a str,
@@ -72,7 +50,12 @@ pub struct Executor<'a> {
 
 impl Executor<'_> {
     /// Runs `steps[done..]` of `phase`.
-    pub async fn run_phase(&mut self, phase: Phase, steps: &[Step], done: usize) -> Result<()> {
+    pub(crate) async fn run_phase(
+        &mut self,
+        phase: Phase,
+        steps: &[Step],
+        done: usize,
+    ) -> Result<()> {
         let begun = Instant::now();
         self.reporter.event(Event::PhaseStarted {
             phase,
@@ -117,9 +100,11 @@ impl Executor<'_> {
         total: usize,
         step: &Step,
     ) -> Result<()> {
-        match &step.action {
+        // Work on rows is not one statement to retry: the backfill retries each batch itself and
+        // records its progress per batch; the step is recorded as done once all of it is.
+        let row_work = match &step.action {
             Action::Backfill(spec) => {
-                let mut run = crate::backfill::BackfillRun {
+                let mut run = BackfillRun {
                     client: &mut *self.client,
                     state_schema: self.schema,
                     migration: self.migration,
@@ -127,80 +112,65 @@ impl Executor<'_> {
                     settings: self.backfill,
                     locks: self.settings,
                     reporter: self.reporter,
-                    skip_triggers: false,
                 };
                 run.run(spec).await?;
-                return state::set_steps_done(
-                    &*self.client,
-                    self.schema,
-                    self.migration,
-                    index as i32 + 1,
-                )
-                .await;
+                true
             }
             Action::Verify(spec) => {
-                crate::verify::verify_table(&*self.client, spec).await?;
-                return state::set_steps_done(
-                    &*self.client,
-                    self.schema,
-                    self.migration,
-                    index as i32 + 1,
-                )
-                .await;
+                verify::verify_table(&*self.client, spec).await?;
+                true
             }
             Action::VerifyQueries { queries } => {
-                crate::verify::verify_queries(&*self.client, queries).await?;
-                return state::set_steps_done(
-                    &*self.client,
-                    self.schema,
-                    self.migration,
-                    index as i32 + 1,
-                )
-                .await;
+                verify::verify_queries(&*self.client, queries).await?;
+                true
             }
-            Action::Sql { .. } | Action::CreateVersionSchema(_) => {}
+            Action::Sql { .. } | Action::CreateVersionSchema(_) => false,
+        };
+        if row_work {
+            return state::set_steps_done(
+                &*self.client,
+                self.schema,
+                self.migration,
+                index as i32 + 1,
+            )
+            .await;
         }
-        let begun = Instant::now();
-        let mut attempt = 0u32;
-        loop {
-            let outcome = if step.transactional {
-                self.try_in_transaction(step, index + 1).await
-            } else {
-                self.try_outside_transaction(step, index + 1).await
-            };
-            match outcome {
-                Ok(()) => return Ok(()),
-                Err(StepFailure::Db { source, statement: _ }) if is_lock_failure(&source) => {
-                    attempt += 1;
-                    let delay = backoff(attempt);
-                    if begun.elapsed() + delay > self.settings.retry_budget {
-                        return Err(self.budget_exhausted(phase, index, total, step, attempt, begun.elapsed()).await);
-                    }
-                    self.reporter.event(Event::LockRetry {
-                        description: step.description.clone(),
-                        attempt,
-                        waited: begun.elapsed(),
-                        next_delay: delay,
-                    });
-                    tokio::time::sleep(delay).await;
+        let (settings, reporter) = (self.settings, self.reporter);
+        let outcome = retry::on_lock_failure(
+            settings,
+            reporter,
+            &step.description,
+            StepFailure::is_lock_failure,
+            async || {
+                if step.transactional {
+                    self.try_in_transaction(step, index + 1).await
+                } else {
+                    self.try_outside_transaction(step, index + 1).await
                 }
-                Err(StepFailure::Db { source, statement }) => {
-                    return Err(Error::Database {
-                        context: format!(
-                            "{phase} step {}/{total} ({}) failed on `{}`",
-                            index + 1,
-                            step.description,
-                            abbreviate(&statement)
-                        ),
-                        help: format!(
-                            "steps 1 to {index} of {phase} are done and recorded; fix the cause and run the same command again to continue{}",
-                            if phase == Phase::Start { ", or `tandem rollback` to undo them" } else { "" }
-                        ),
-                        source,
-                    })
-                }
-                Err(StepFailure::Other(e)) => return Err(e),
-            }
+            },
+        )
+        .await;
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(GaveUp::Budget {
+                attempts, waited, ..
+            }) => Err(self
+                .budget_exhausted(phase, index, total, step, attempts, waited)
+                .await),
+            Err(GaveUp::Failed(StepFailure::Db { source, statement })) => Err(Error::Database {
+                context: format!(
+                    "{phase} step {}/{total} ({}) failed on `{}`",
+                    index + 1,
+                    step.description,
+                    abbreviate(&statement)
+                ),
+                help: format!(
+                    "steps 1 to {index} of {phase} are done and recorded; fix the cause and run the same command again to continue{}",
+                    if phase == Phase::Start { ", or `tandem rollback` to undo them" } else { "" }
+                ),
+                source,
+            }),
+            Err(GaveUp::Failed(StepFailure::Other(e))) => Err(e),
         }
     }
 
@@ -288,7 +258,12 @@ impl Executor<'_> {
                 )
                 .await
             {
-                blockers.extend(rows.iter().map(|r| format!("{}: {}", l.relation, r.get::<_, String>(0))));
+                for r in &rows {
+                    // A row that cannot be read only leaves one holder out of the message.
+                    if let Ok(holder) = column::<String>(r, 0, "listing who holds a lock") {
+                        blockers.push(format!("{}: {holder}", l.relation));
+                    }
+                }
             }
         }
         let locks = step
@@ -334,37 +309,5 @@ async fn statements_of(
             Ok(v.render(&views))
         }
         Action::Backfill(_) | Action::Verify(_) | Action::VerifyQueries { .. } => Ok(Vec::new()),
-    }
-}
-
-fn abbreviate(statement: &str) -> String {
-    let one_line = statement.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.chars().count() > 160 {
-        format!("{}…", one_line.chars().take(160).collect::<String>())
-    } else {
-        one_line
-    }
-}
-
-/// The server's message for a failed statement, for callers that only have the error.
-pub fn describe(e: &tokio_postgres::Error) -> String {
-    db_message(e)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        for attempt in 1..30 {
-            let d = backoff(attempt).as_millis() as u64;
-            let full = (100u64 << (attempt - 1).min(16)).min(5_000);
-            assert!(
-                d >= full / 2 && d <= full,
-                "attempt {attempt}: {d} not in [{}, {full}]",
-                full / 2
-            );
-        }
     }
 }

@@ -4,6 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::events::{Event, Reporter};
+use crate::rows::column;
 use std::time::{Duration, Instant};
 use tokio_postgres::Client;
 
@@ -11,15 +12,20 @@ use tokio_postgres::Client;
 pub const RUNNER_LOCK_KEY: i64 = 0x74_61_6e_64_65_6d;
 
 /// Polls for the runner lock for up to `wait`, reporting every few seconds.
-pub async fn acquire(client: &Client, wait: Duration, reporter: &dyn Reporter) -> Result<()> {
+pub(crate) async fn acquire(
+    client: &Client,
+    wait: Duration,
+    reporter: &dyn Reporter,
+) -> Result<()> {
     let begun = Instant::now();
     let mut last_report = Instant::now();
     loop {
-        let got: bool = client
+        let what = "taking tandem's runner lock";
+        let row = client
             .query_one("SELECT pg_try_advisory_lock($1)", &[&RUNNER_LOCK_KEY])
             .await
-            .map_err(|e| Error::db("taking tandem's runner lock", e))?
-            .get(0);
+            .map_err(|e| Error::db(what, e))?;
+        let got: bool = column(&row, 0, what)?;
         if got {
             return Ok(());
         }
@@ -46,7 +52,7 @@ pub async fn acquire(client: &Client, wait: Duration, reporter: &dyn Reporter) -
 }
 
 /// Releases the lock (it is also released when the connection closes).
-pub async fn release(client: &Client) -> Result<()> {
+pub(crate) async fn release(client: &Client) -> Result<()> {
     client
         .query_one("SELECT pg_advisory_unlock($1)", &[&RUNNER_LOCK_KEY])
         .await
@@ -54,7 +60,8 @@ pub async fn release(client: &Client) -> Result<()> {
     Ok(())
 }
 
-/// Who holds the lock: pid, application and since when.
+/// Who holds the lock: pid, application and since when (`None` when that cannot be found out:
+/// it only adds detail to a message).
 async fn holder(client: &Client) -> Option<String> {
     let row = client
         .query_opt(
@@ -67,5 +74,5 @@ async fn holder(client: &Client) -> Option<String> {
         )
         .await
         .ok()??;
-    row.get(0)
+    column(&row, 0, "finding who holds tandem's runner lock").ok()
 }

@@ -1,13 +1,15 @@
 //! tandem's own state: the `tandem` schema with the history of migrations and their progress.
 
 use crate::error::{Error, Result};
+use crate::rows::column;
 use serde::Serialize;
+use std::fmt;
 use tandem_core::plan::Phase;
 use tandem_core::Plan;
 use tokio_postgres::GenericClient;
 
 /// The schema holding tandem's state.
-pub const STATE_SCHEMA: &str = "tandem";
+pub(crate) const STATE_SCHEMA: &str = "tandem";
 
 const CREATE_STATE: &str = r#"
 CREATE SCHEMA IF NOT EXISTS tandem;
@@ -47,16 +49,71 @@ CREATE TABLE IF NOT EXISTS tandem.backfills (
 );
 "#;
 
+/// Where a migration is in its life, as `tandem.migrations.status` records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MigrationStatus {
+    /// Started, not yet completed or rolled back (one per schema at most).
+    InProgress,
+    Complete,
+    RolledBack,
+}
+
+impl MigrationStatus {
+    const ALL: [MigrationStatus; 3] = [
+        MigrationStatus::InProgress,
+        MigrationStatus::Complete,
+        MigrationStatus::RolledBack,
+    ];
+
+    /// The text stored in the state table (and shown by `tandem status`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MigrationStatus::InProgress => "in_progress",
+            MigrationStatus::Complete => "complete",
+            MigrationStatus::RolledBack => "rolled_back",
+        }
+    }
+
+    fn parse(text: &str) -> Option<MigrationStatus> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+impl fmt::Display for MigrationStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// The phase stored in the state table. Anything else is an error: guessing `start` would run
+/// steps of the wrong phase.
+fn parse_phase(text: &str, migration: &str) -> Result<Phase> {
+    [Phase::Start, Phase::Complete, Phase::Rollback]
+        .into_iter()
+        .find(|p| p.as_str() == text)
+        .ok_or_else(|| unreadable(migration, "phase", text))
+}
+
+/// A value in the state table this tandem does not know: written by another tandem version
+/// (or by hand), never to be guessed at.
+fn unreadable(migration: &str, field: &str, text: &str) -> Error {
+    Error::usage(
+        format!("tandem.migrations records an unknown {field} `{text}` for migration `{migration}`"),
+        "this state was written by another tandem version (or changed by hand); finish the migration with that version",
+    )
+}
+
 /// Creates the state schema when it is missing. Callers hold the runner lock, so two tandem
 /// processes never race on it.
-pub async fn ensure(client: &impl GenericClient) -> Result<()> {
+pub(crate) async fn ensure(client: &impl GenericClient) -> Result<()> {
     client
         .batch_execute(CREATE_STATE)
         .await
         .map_err(|e| Error::db("creating tandem's state schema", e))
 }
 
-pub async fn exists(client: &impl GenericClient) -> Result<bool> {
+pub(crate) async fn exists(client: &impl GenericClient) -> Result<bool> {
     crate::catalog::schema_exists(client, STATE_SCHEMA).await
 }
 
@@ -67,9 +124,9 @@ pub struct Record {
     pub name: String,
     pub checksum: String,
     pub parent: Option<String>,
-    pub status: String,
+    pub status: MigrationStatus,
     pub version_schema: String,
-    pub phase: String,
+    pub phase: Phase,
     pub steps_done: i32,
     /// How many start steps had run when the migration left the start phase.
     pub start_done: i32,
@@ -77,18 +134,11 @@ pub struct Record {
     pub completed_at: Option<String>,
     pub rolled_back_at: Option<String>,
     #[serde(skip)]
-    pub plan: serde_json::Value,
+    pub(crate) plan: serde_json::Value,
 }
 
 impl Record {
-    pub fn phase(&self) -> Phase {
-        match self.phase.as_str() {
-            "complete" => Phase::Complete,
-            "rollback" => Phase::Rollback,
-            _ => Phase::Start,
-        }
-    }
-
+    /// The plan stored when the migration started.
     pub fn plan(&self) -> Result<Plan> {
         serde_json::from_value(self.plan.clone()).map_err(|e| {
             Error::usage(
@@ -106,22 +156,27 @@ const SELECT: &str = "SELECT schema, name, checksum, parent, status, version_sch
     to_char(started_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.MSOF'), to_char(completed_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.MSOF'), \
     to_char(rolled_back_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.MSOF'), plan, start_done FROM tandem.migrations";
 
-fn record(row: &tokio_postgres::Row) -> Record {
-    Record {
-        schema: row.get(0),
-        name: row.get(1),
-        checksum: row.get(2),
-        parent: row.get(3),
-        status: row.get(4),
-        version_schema: row.get(5),
-        phase: row.get(6),
-        steps_done: row.get(7),
-        started_at: row.get(8),
-        completed_at: row.get(9),
-        rolled_back_at: row.get(10),
-        plan: row.get(11),
-        start_done: row.get(12),
-    }
+fn record(row: &tokio_postgres::Row) -> Result<Record> {
+    let what = "reading tandem's history";
+    let name: String = column(row, 1, what)?;
+    let status: String = column(row, 4, what)?;
+    let phase: String = column(row, 6, what)?;
+    Ok(Record {
+        schema: column(row, 0, what)?,
+        checksum: column(row, 2, what)?,
+        parent: column(row, 3, what)?,
+        status: MigrationStatus::parse(&status)
+            .ok_or_else(|| unreadable(&name, "status", &status))?,
+        version_schema: column(row, 5, what)?,
+        phase: parse_phase(&phase, &name)?,
+        steps_done: column(row, 7, what)?,
+        started_at: column(row, 8, what)?,
+        completed_at: column(row, 9, what)?,
+        rolled_back_at: column(row, 10, what)?,
+        plan: column(row, 11, what)?,
+        start_done: column(row, 12, what)?,
+        name,
+    })
 }
 
 async fn query(client: &impl GenericClient, sql: String, schema: &str) -> Result<Vec<Record>> {
@@ -129,11 +184,11 @@ async fn query(client: &impl GenericClient, sql: String, schema: &str) -> Result
         .query(sql.as_str(), &[&schema])
         .await
         .map_err(|e| Error::db("reading tandem's history", e))?;
-    Ok(rows.iter().map(record).collect())
+    rows.iter().map(record).collect()
 }
 
 /// The migration in progress on `schema`, if any.
-pub async fn active(client: &impl GenericClient, schema: &str) -> Result<Option<Record>> {
+pub(crate) async fn active(client: &impl GenericClient, schema: &str) -> Result<Option<Record>> {
     Ok(query(
         client,
         format!("{SELECT} WHERE schema = $1 AND status = 'in_progress'"),
@@ -145,7 +200,7 @@ pub async fn active(client: &impl GenericClient, schema: &str) -> Result<Option<
 }
 
 /// The newest migration that is in progress or complete.
-pub async fn latest(client: &impl GenericClient, schema: &str) -> Result<Option<Record>> {
+pub(crate) async fn latest(client: &impl GenericClient, schema: &str) -> Result<Option<Record>> {
     Ok(query(
         client,
         format!("{SELECT} WHERE schema = $1 AND status <> 'rolled_back' ORDER BY started_at DESC, name DESC LIMIT 1"),
@@ -157,7 +212,10 @@ pub async fn latest(client: &impl GenericClient, schema: &str) -> Result<Option<
 }
 
 /// The newest complete migration: its version schema is what old clients use.
-pub async fn latest_complete(client: &impl GenericClient, schema: &str) -> Result<Option<Record>> {
+pub(crate) async fn latest_complete(
+    client: &impl GenericClient,
+    schema: &str,
+) -> Result<Option<Record>> {
     Ok(query(
         client,
         format!("{SELECT} WHERE schema = $1 AND status = 'complete' ORDER BY completed_at DESC, name DESC LIMIT 1"),
@@ -168,7 +226,11 @@ pub async fn latest_complete(client: &impl GenericClient, schema: &str) -> Resul
     .next())
 }
 
-pub async fn find(client: &impl GenericClient, schema: &str, name: &str) -> Result<Option<Record>> {
+pub(crate) async fn find(
+    client: &impl GenericClient,
+    schema: &str,
+    name: &str,
+) -> Result<Option<Record>> {
     let rows = client
         .query(
             format!("{SELECT} WHERE schema = $1 AND name = $2").as_str(),
@@ -176,11 +238,11 @@ pub async fn find(client: &impl GenericClient, schema: &str, name: &str) -> Resu
         )
         .await
         .map_err(|e| Error::db("reading tandem's history", e))?;
-    Ok(rows.iter().map(record).next())
+    rows.iter().map(record).next().transpose()
 }
 
 /// Every migration of `schema`, oldest first.
-pub async fn history(client: &impl GenericClient, schema: &str) -> Result<Vec<Record>> {
+pub(crate) async fn history(client: &impl GenericClient, schema: &str) -> Result<Vec<Record>> {
     query(
         client,
         format!("{SELECT} WHERE schema = $1 ORDER BY started_at, name"),
@@ -189,7 +251,7 @@ pub async fn history(client: &impl GenericClient, schema: &str) -> Result<Vec<Re
     .await
 }
 
-pub struct NewMigration<'a> {
+pub(crate) struct NewMigration<'a> {
     pub schema: &'a str,
     pub name: &'a str,
     pub checksum: &'a str,
@@ -200,7 +262,7 @@ pub struct NewMigration<'a> {
 }
 
 /// Records a migration as started (a rolled-back one of the same name is replaced).
-pub async fn insert(client: &impl GenericClient, m: NewMigration<'_>) -> Result<()> {
+pub(crate) async fn insert(client: &impl GenericClient, m: NewMigration<'_>) -> Result<()> {
     // A migration started again after a rollback begins afresh: no old checkpoints.
     for sql in [
         "DELETE FROM tandem.migrations WHERE schema = $1 AND name = $2 AND status = 'rolled_back'",
@@ -223,7 +285,7 @@ pub async fn insert(client: &impl GenericClient, m: NewMigration<'_>) -> Result<
 }
 
 /// Enters a phase (steps done back to 0) unless the record is already in it.
-pub async fn enter_phase(
+pub(crate) async fn enter_phase(
     client: &impl GenericClient,
     schema: &str,
     name: &str,
@@ -243,7 +305,7 @@ pub async fn enter_phase(
 
 /// Records that `done` steps of the current phase are done; run inside the step's transaction
 /// so a step and its record commit together.
-pub async fn set_steps_done(
+pub(crate) async fn set_steps_done(
     client: &impl GenericClient,
     schema: &str,
     name: &str,
@@ -259,7 +321,7 @@ pub async fn set_steps_done(
     Ok(())
 }
 
-pub async fn finish(
+pub(crate) async fn finish(
     client: &impl GenericClient,
     schema: &str,
     name: &str,

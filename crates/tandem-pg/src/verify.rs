@@ -4,17 +4,20 @@
 //! return no rows.
 
 use crate::error::{Error, Result};
-use crate::keys::{key_of, max_key, page_range, TableKey};
+use crate::keys::{key_of, max_key, TableKey, Walk};
+use crate::rows::{column, texts};
 use tandem_core::plan::Verify;
 use tandem_core::quote::qualified;
 use tokio_postgres::GenericClient;
 
 /// Rows checked per verification batch (a read-only index range scan).
 const VERIFY_BATCH: i64 = 20_000;
+/// Pages checked per verification batch on a table walked by ctid.
+const VERIFY_PAGES: i64 = 1_000;
 /// Offending rows reported at most.
 const REPORT: usize = 5;
 
-pub async fn verify_table(client: &impl GenericClient, spec: &Verify) -> Result<u64> {
+pub(crate) async fn verify_table(client: &impl GenericClient, spec: &Verify) -> Result<u64> {
     if spec.checks.is_empty() {
         return Ok(0);
     }
@@ -29,68 +32,43 @@ pub async fn verify_table(client: &impl GenericClient, spec: &Verify) -> Result<
         .map(|c| format!("(({}) IS TRUE)", c.condition))
         .collect();
     let all = conditions.join(" AND ");
+    let size = match key {
+        TableKey::Columns { .. } => VERIFY_BATCH,
+        TableKey::Ctid => VERIFY_PAGES,
+    };
+    // Counted steps, not integer arithmetic: with a fixed batch size, sparse keys would make
+    // countless empty batches.
+    let walk = Walk::new(&spec.schema, &spec.table, &key, &max);
+    let what = format!("verifying {rel}");
     let mut last: Option<Vec<String>> = None;
     let mut checked = 0u64;
     let mut failures = Vec::new();
     loop {
-        let (upper, predicate) = match &key {
-            TableKey::Columns { names, .. } => {
-                let sql = format!(
-                    "SELECT {} FROM {rel} WHERE {} ORDER BY {} OFFSET {} LIMIT 1",
-                    key.select_text(),
-                    key.range(last.as_deref(), Some(&max)),
-                    key.order(false),
-                    VERIFY_BATCH - 1
-                );
-                let row = client
-                    .query_opt(sql.as_str(), &[])
-                    .await
-                    .map_err(|e| Error::db(format!("verifying {rel}"), e))?;
-                let upper: Vec<String> = match row {
-                    Some(r) => (0..names.len()).map(|i| r.get::<_, String>(i)).collect(),
-                    None => max.clone(),
-                };
-                let p = key.range(last.as_deref(), Some(&upper));
-                (upper, p)
-            }
-            TableKey::Ctid => {
-                let from: i64 = last
-                    .as_ref()
-                    .and_then(|l| l.first())
-                    .and_then(|p| p.parse().ok())
-                    .unwrap_or(0);
-                let end: i64 = max.first().and_then(|p| p.parse().ok()).unwrap_or(0);
-                let to = (from + 1000).min(end);
-                (vec![to.to_string()], page_range(from, to))
-            }
-        };
+        let batch = walk.next(client, last.as_deref(), size).await?;
         let sql = format!(
-            "SELECT {}, {} FROM {rel} AS _tandem_row WHERE {predicate} AND NOT ({all}) ORDER BY {} LIMIT {REPORT}",
+            "SELECT {}, {} FROM {rel} AS _tandem_row WHERE {} AND NOT ({all}) ORDER BY {} LIMIT {REPORT}",
             key.select_text(),
             conditions.join(", "),
+            batch.predicate,
             key.order(false)
         );
         let rows = client
             .query(sql.as_str(), &[])
             .await
             .map_err(|e| Error::Database {
-                context: format!("verifying {rel}"),
+                context: what.clone(),
                 help: "a check expression failed to evaluate; fix it in the migration file".into(),
                 source: e,
             })?;
-        let key_width = match &key {
-            TableKey::Columns { names, .. } => names.len(),
-            TableKey::Ctid => 1,
-        };
+        let key_width = key.width();
         for r in &rows {
-            let k: Vec<String> = (0..key_width).map(|i| r.get::<_, String>(i)).collect();
-            let failed: Vec<&str> = spec
-                .checks
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| !r.get::<_, bool>(key_width + i))
-                .map(|(_, c)| c.description.as_str())
-                .collect();
+            let k = texts(r, key_width, &what)?;
+            let mut failed = Vec::new();
+            for (i, check) in spec.checks.iter().enumerate() {
+                if !column::<bool>(r, key_width + i, &what)? {
+                    failed.push(check.description.as_str());
+                }
+            }
             failures.push(format!(
                 "{} = ({}): {}",
                 key.row(),
@@ -99,10 +77,10 @@ pub async fn verify_table(client: &impl GenericClient, spec: &Verify) -> Result<
             ));
         }
         checked += 1;
-        if failures.len() >= REPORT || upper == max {
+        if failures.len() >= REPORT || batch.last {
             break;
         }
-        last = Some(upper);
+        last = Some(batch.upper);
     }
     if failures.is_empty() {
         Ok(checked)
@@ -118,7 +96,7 @@ pub async fn verify_table(client: &impl GenericClient, spec: &Verify) -> Result<
 }
 
 /// Runs the migration's own verification queries; each must return no rows.
-pub async fn verify_queries(client: &impl GenericClient, queries: &[String]) -> Result<()> {
+pub(crate) async fn verify_queries(client: &impl GenericClient, queries: &[String]) -> Result<()> {
     for (i, q) in queries.iter().enumerate() {
         let wrapped = format!("SELECT row_to_json(q)::text FROM ({q}) AS q LIMIT {REPORT}");
         let rows = client
@@ -132,7 +110,11 @@ pub async fn verify_queries(client: &impl GenericClient, queries: &[String]) -> 
                 source: e,
             })?;
         if !rows.is_empty() {
-            let sample: Vec<String> = rows.iter().map(|r| r.get::<_, String>(0)).collect();
+            let what = format!("verify query {} of the migration", i + 1);
+            let sample = rows
+                .iter()
+                .map(|r| column::<String>(r, 0, &what))
+                .collect::<Result<Vec<_>>>()?;
             return Err(Error::Verification {
                 message: format!("verify query {} returned rows (it must return none): {}", i + 1, sample.join(", ")),
                 help: "the migration's own check failed: fix the data or the `up` expressions, then `tandem rollback` and start again, or `tandem verify` once fixed".into(),

@@ -3,9 +3,7 @@
 //! backfill); both versions write between start and the ending; each case runs to complete
 //! and to rollback.
 
-mod common;
-
-use common::{count, fails_with, two_versions_concurrent, Ending, Versions};
+use tandem_testkit::{count, fails_with, two_versions_concurrent, Ending, Versions};
 use tokio_postgres::error::SqlState;
 
 const BASELINE: &str = r#"

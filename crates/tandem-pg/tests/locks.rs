@@ -1,20 +1,18 @@
 //! Lock safety: tandem waits for locks without making the application queue behind it, gives
 //! up clearly when its budget runs out, and runs one at a time.
 
-mod common;
-
-use common::{fresh_db, migration, settings};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tandem_pg::{Error, LockSettings, Settings};
+use tandem_testkit::{fresh_db, migration, settings};
 
 const BASELINE: &str = "operations:\n  - create_table:\n      name: users\n      columns:\n        - {name: id, type: serial, pk: true}\n        - {name: name, type: text}\n";
 const ADD: &str = "operations:\n  - add_column:\n      table: users\n      column: {name: active, type: boolean, default: \"true\"}\n";
 
 /// Holds a lock on `users` that conflicts with tandem's ACCESS EXCLUSIVE (but not with the
 /// application's reads and writes) for `hold`, like a long report query or a slow transaction.
-async fn hold_lock(db: &common::Db, hold: Duration) -> tokio::task::JoinHandle<()> {
+async fn hold_lock(db: &tandem_testkit::Db, hold: Duration) -> tokio::task::JoinHandle<()> {
     let mut holder = db.client().await;
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
     let handle = tokio::spawn(async move {
@@ -138,7 +136,7 @@ async fn an_exhausted_lock_budget_fails_clearly_and_a_rerun_continues() {
     assert!(help.contains("run the same command again"), "{help}");
     // Nothing of the failed step happened; the state says start is under way at step 1.
     let status = engine.status().await.unwrap();
-    assert_eq!(status.status, "in_progress");
+    assert_eq!(status.status, Some(tandem_pg::MigrationStatus::InProgress));
     assert_eq!(status.steps_done, Some(0));
     holder.await.unwrap();
     engine.start(&m).await.expect("the rerun continues");
@@ -153,7 +151,7 @@ async fn a_second_runner_waits_then_fails_clearly() {
     other
         .query_one(
             "SELECT pg_advisory_lock($1)",
-            &[&tandem_pg::runner_lock::RUNNER_LOCK_KEY],
+            &[&tandem_pg::RUNNER_LOCK_KEY],
         )
         .await
         .unwrap();
@@ -175,7 +173,7 @@ async fn a_second_runner_waits_then_fails_clearly() {
     other
         .query_one(
             "SELECT pg_advisory_unlock($1)",
-            &[&tandem_pg::runner_lock::RUNNER_LOCK_KEY],
+            &[&tandem_pg::RUNNER_LOCK_KEY],
         )
         .await
         .unwrap();

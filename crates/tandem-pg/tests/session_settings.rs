@@ -1,10 +1,8 @@
 //! Timeouts set on the role or the database for the application must not break tandem's own
 //! long statements (concurrent index builds, VALIDATE, backfill batches).
 
-mod common;
-
-use common::{fresh_db, migration, settings};
-use tandem_pg::backfill::BackfillSettings;
+use tandem_pg::BackfillSettings;
+use tandem_testkit::{fresh_db, migration, settings};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_statement_timeout_does_not_fail_long_steps() {

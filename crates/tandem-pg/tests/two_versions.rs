@@ -1,9 +1,7 @@
 //! Every operation of the engine, with an old and a new client writing through their version
 //! schemas between start and the ending, run once to complete and once to rollback.
 
-mod common;
-
-use common::{count, fails_with, two_versions, Ending, Versions};
+use tandem_testkit::{count, fails_with, two_versions, Ending, Versions};
 use tokio_postgres::error::SqlState;
 
 const BASELINE: &str = r#"

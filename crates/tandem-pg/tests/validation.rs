@@ -1,14 +1,14 @@
 //! Bad input gets a clear error naming the file, the line and what to do, and changes nothing.
 
-mod common;
-
-use common::{fresh_db, migration};
+use tandem_core::plan::Phase;
 use tandem_core::Migration;
+use tandem_pg::MigrationStatus;
+use tandem_testkit::{fresh_db, migration};
 
 const BASELINE: &str = "operations:\n  - create_table:\n      name: users\n      columns:\n        - {name: id, type: serial, pk: true}\n        - {name: name, type: text}\n";
 
 /// What a failed command must leave as it was.
-async fn state_of(db: &common::Db) -> (Vec<String>, serde_json::Value, i64) {
+async fn state_of(db: &tandem_testkit::Db) -> (Vec<String>, serde_json::Value, i64) {
     let has_state = db
         .scalar_i64("SELECT (to_regclass('tandem.migrations') IS NOT NULL)::int::bigint")
         .await
@@ -150,17 +150,31 @@ async fn one_migration_at_a_time_and_status_says_where_to_point_clients() {
     assert_eq!(
         (
             status.migration.as_deref(),
-            status.status.as_str(),
+            status.status,
             status.version_schema.as_deref()
         ),
-        (None, "none", None)
+        (None, None, None)
+    );
+    assert_eq!(
+        serde_json::to_value(&status).unwrap()["status"],
+        "none",
+        "`tandem status --json` says none"
     );
     engine
         .start(&migration("01_users", BASELINE))
         .await
         .unwrap();
     let status = engine.status().await.unwrap();
-    assert_eq!(status.status, "in_progress");
+    assert_eq!(status.status, Some(MigrationStatus::InProgress));
+    assert_eq!(status.phase, Some(Phase::Start));
+    let json = serde_json::to_value(&status).unwrap();
+    assert_eq!(
+        (&json["status"], &json["phase"]),
+        (
+            &serde_json::json!("in_progress"),
+            &serde_json::json!("start")
+        )
+    );
     assert_eq!(status.version_schema.as_deref(), Some("public_01_users"));
     let err = engine
         .start(&migration(
@@ -183,8 +197,8 @@ async fn one_migration_at_a_time_and_status_says_where_to_point_clients() {
     engine.complete().await.unwrap();
     let status = engine.status().await.unwrap();
     assert_eq!(
-        (status.migration.as_deref(), status.status.as_str()),
-        (Some("01_users"), "complete")
+        (status.migration.as_deref(), status.status),
+        (Some("01_users"), Some(MigrationStatus::Complete))
     );
     let err = engine.complete().await.expect_err("nothing in progress");
     assert!(
@@ -202,6 +216,50 @@ async fn one_migration_at_a_time_and_status_says_where_to_point_clients() {
         history[0].checksum,
         migration("01_users", BASELINE).checksum()
     );
+    assert_eq!(
+        (history[0].status, history[0].phase),
+        (MigrationStatus::Complete, Phase::Complete)
+    );
+}
+
+/// A phase this tandem does not know (a newer version's, or a hand edit) is an error naming it,
+/// never read as `start`: resuming the wrong phase would run the wrong steps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_phase_in_the_state_table_is_an_error() {
+    let db = fresh_db().await;
+    let mut engine = db.engine().await;
+    engine
+        .start(&migration("01_users", BASELINE))
+        .await
+        .unwrap();
+    db.execute(
+        "ALTER TABLE tandem.migrations DROP CONSTRAINT migrations_phase_check;
+         UPDATE tandem.migrations SET phase = 'rehearse' WHERE name = '01_users'",
+    )
+    .await;
+    for err in [
+        engine.status().await.expect_err("status"),
+        engine.complete().await.expect_err("complete"),
+        engine
+            .start(&migration("01_users", BASELINE))
+            .await
+            .expect_err("start"),
+    ] {
+        assert!(
+            err.to_string().contains("unknown phase `rehearse`")
+                && err.to_string().contains("01_users"),
+            "{err}"
+        );
+        assert!(
+            err.help().contains("another tandem version"),
+            "{}",
+            err.help()
+        );
+    }
+    let steps_done = db
+        .scalar_i64("SELECT steps_done::bigint FROM tandem.migrations WHERE name = '01_users'")
+        .await;
+    assert!(steps_done > 0, "nothing was reset or rerun");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -257,7 +315,7 @@ async fn a_bad_down_is_a_warning_since_only_new_version_writes_need_it() {
         &tandem_pg::ConnectOptions {
             url: Some(db.url.clone()),
         },
-        common::settings(),
+        tandem_testkit::settings(),
         warnings.clone(),
     )
     .await

@@ -2,15 +2,13 @@
 //! a list (`new_version, public`), set per transaction (SET LOCAL), or when the write bypasses
 //! the version schemas.
 
-mod common;
-
-use common::{fresh_db, migration};
+use tandem_testkit::{fresh_db, migration};
 
 const BASELINE: &str = "operations:\n  - create_table:\n      name: items\n      columns:\n        - {name: id, type: serial, pk: true}\n        - {name: price, type: text, nullable: true}\n";
 const CHANGE: &str = "operations:\n  - alter_column:\n      table: items\n      column: price\n      type: integer\n      up: CAST(price AS integer) * 10\n      down: CAST(price / 10 AS text)\n";
 
 /// The physical old column and the new version's value of one row.
-async fn both(db: &common::Db, id: i32) -> (Option<String>, Option<String>) {
+async fn both(db: &tandem_testkit::Db, id: i32) -> (Option<String>, Option<String>) {
     let c = db.client().await;
     let old: Option<String> = c
         .query_one("SELECT price FROM public.items WHERE id = $1", &[&id])

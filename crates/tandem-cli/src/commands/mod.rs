@@ -36,7 +36,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Report> {
             retry_budget: g.lock_retry_budget,
         },
         wait_for_runner: g.wait_for_runner,
-        backfill: tandem_pg::backfill::BackfillSettings {
+        backfill: tandem_pg::BackfillSettings {
             batch_time: g.backfill_batch_time,
             batch_size: g.backfill_batch_size,
             pause: g.backfill_pause,

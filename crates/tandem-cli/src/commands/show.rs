@@ -2,8 +2,7 @@
 
 use tandem_core::plan::Phase;
 use tandem_core::Plan;
-use tandem_pg::state::Record;
-use tandem_pg::Status;
+use tandem_pg::{MigrationStatus, Record, Status};
 
 fn json<T: serde::Serialize>(value: &T) {
     match serde_json::to_string_pretty(value) {
@@ -33,13 +32,12 @@ pub fn status(status: &Status, as_json: bool) {
     if as_json {
         return json(status);
     }
-    match (&status.migration, status.status.as_str()) {
-        (None, _) => println!("schema {}: no migrations yet", status.schema),
-        (Some(m), "in_progress") => {
+    match (&status.migration, status.status) {
+        (Some(m), Some(MigrationStatus::InProgress)) => {
             println!(
                 "schema {}: migration {m} in progress ({} {}/{} steps done)",
                 status.schema,
-                status.phase.as_deref().unwrap_or("?"),
+                status.phase.map_or("?", Phase::as_str),
                 status.steps_done.unwrap_or(0),
                 status.steps_total.unwrap_or(0)
             );
@@ -50,12 +48,13 @@ pub fn status(status: &Status, as_json: bool) {
                 println!("  old clients: search_path = {p}");
             }
         }
-        (Some(m), s) => {
+        (Some(m), Some(s)) => {
             println!("schema {}: latest migration {m} is {s}", status.schema);
             if let Some(v) = &status.version_schema {
                 println!("  clients: search_path = {v}");
             }
         }
+        (None, _) | (Some(_), None) => println!("schema {}: no migrations yet", status.schema),
     }
 }
 

@@ -7,8 +7,7 @@
 //! resolve unqualified.
 
 use clap::ValueEnum;
-use tandem_pg::state::Record;
-use tandem_pg::Status;
+use tandem_pg::{MigrationStatus, Record, Status};
 
 /// What `tandem url` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -62,7 +61,7 @@ pub fn version_schema_for(
     };
     let history: Vec<&Record> = history
         .iter()
-        .filter(|r| r.status != "rolled_back")
+        .filter(|r| r.status != MigrationStatus::RolledBack)
         .collect();
     let wanted = migration.unwrap_or(latest);
     if wanted == latest {
@@ -73,7 +72,7 @@ pub fn version_schema_for(
     }
     let live: Vec<String> = live_migrations(status, &history);
     let position = history.iter().position(|r| r.name == wanted);
-    let is_previous = status.status == "in_progress"
+    let is_previous = status.status == Some(MigrationStatus::InProgress)
         && position.is_some()
         && position.map(|p| p + 1) == history.iter().position(|r| r.name == latest);
     if is_previous {
@@ -102,7 +101,7 @@ pub fn version_schema_for(
 fn live_migrations(status: &Status, history: &[&Record]) -> Vec<String> {
     let mut live = Vec::new();
     if let Some(latest) = &status.migration {
-        if status.status == "in_progress" {
+        if status.status == Some(MigrationStatus::InProgress) {
             if let Some(p) = history.iter().position(|r| &r.name == latest) {
                 if p > 0 {
                     live.push(history[p - 1].name.clone());

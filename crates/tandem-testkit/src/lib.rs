@@ -1,7 +1,12 @@
-//! Test harness: a database per test on the test binary's own throwaway cluster, clients per
-//! version, schema snapshots, and a runner that takes every two-version case to complete and
-//! to rollback (in the style of Reshape's tests).
-#![allow(dead_code)]
+//! tandem's test harness, shared by the tests of tandem-pg and tandem-cli (a dev-dependency,
+//! never published): a database per test on the test binary's own throwaway cluster, clients
+//! per version, writers that keep writing while a migration runs, schema and row snapshots, and
+//! a runner that takes every two-version case to complete and to rollback (in the style of
+//! Reshape's tests).
+//!
+//! It is test code: it panics with a message saying what failed instead of returning errors,
+//! and it must never connect to a server it did not start (every database lives on the
+//! cluster `tandem_ephemeral::shared` starts for the test binary).
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -146,10 +151,8 @@ impl Db {
     /// Everything about schema `public` that a migration could change, minus statistics:
     /// tables, columns, types, defaults, constraints, indexes, comments, functions, triggers.
     pub async fn snapshot(&self) -> serde_json::Value {
+        let mut schema = self.engine().await.live_schema().await.expect("introspect");
         let c = self.client().await;
-        let mut schema = tandem_pg::catalog::introspect(&c, "public")
-            .await
-            .expect("introspect");
         for t in &mut schema.tables {
             t.estimated_rows = 0;
         }
@@ -414,7 +417,7 @@ impl Writer {
 /// Settings that make backfills take many small batches, so writers overlap them.
 pub fn small_batches() -> Settings {
     Settings {
-        backfill: tandem_pg::backfill::BackfillSettings {
+        backfill: tandem_pg::BackfillSettings {
             batch_size: Some(500),
             ..Default::default()
         },
@@ -505,4 +508,52 @@ pub async fn fails_with(c: &Client, sql: &str, state: &tokio_postgres::error::Sq
         .err()
         .unwrap_or_else(|| panic!("`{sql}` should fail"));
     assert_eq!(err.code(), Some(state), "`{sql}`: {err:?}");
+}
+
+/// pgroll's example migrations, kept beside the repository (`../shared`, not part of it);
+/// `None` when they are absent, and the caller says so and checks nothing.
+pub fn pgroll_examples_dir() -> Option<std::path::PathBuf> {
+    // CARGO_MANIFEST_DIR is this crate's: crates/tandem-testkit.
+    let here = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    [
+        here.join("../../../shared/compat/pgroll-examples"),
+        here.join("../../shared/compat/pgroll-examples"),
+    ]
+    .into_iter()
+    .find(|candidate| candidate.is_dir())
+}
+
+/// A directory of its own under the system's temporary directory, removed when dropped.
+pub struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    /// A new empty directory named `<prefix>-<pid>-<n>`.
+    pub fn new(prefix: &str) -> TempDir {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "{prefix}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    /// Writes `body` to the file `name` in the directory and returns its path.
+    pub fn write(&self, name: &str, body: &str) -> std::path::PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, body).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
