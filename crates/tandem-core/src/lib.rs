@@ -2,7 +2,9 @@
 //!
 //! Nothing here performs I/O; the `tandem-pg` crate executes what this crate plans.
 
+mod ddl;
 mod expressions;
+mod keywords;
 pub mod locks;
 pub mod migration;
 pub mod names;

@@ -5,8 +5,10 @@
 //! at complete. A NOT NULL column needs a constant default (or `up`, a backfill).
 
 use super::column::{column_definition, references_clause, ColumnDef};
-use super::{check_identifier, default_key, no_such_table, OpError, PlanContext, Plannable};
+use super::{check_identifier, default_key, lookup, OpError, PlanContext, Plannable};
+use crate::ddl::{self, IndexBuild, IndexConstraint};
 use crate::expressions::{new_value, old_value, rewrite_logical};
+use crate::keywords::REFERENTIAL_ACTIONS;
 use crate::locks::LockMode;
 use crate::plan::{lock, OperationSteps, Step};
 use crate::quote::{ident, literal, qualified};
@@ -29,9 +31,7 @@ impl Plannable for AddColumn {
     fn plan(&self, ctx: &PlanContext, schema: &mut Schema) -> Result<OperationSteps, OpError> {
         let col = &self.column;
         check_identifier("column", &col.name)?;
-        let table = schema
-            .table(&self.table)
-            .ok_or_else(|| no_such_table(schema, &self.table))?;
+        let table = lookup::table(schema, &self.table)?;
         if table.physical_column_taken(&col.name) {
             return Err(OpError::new(
                 format!("table `{}` already has a column `{}`", self.table, col.name),
@@ -82,12 +82,8 @@ impl Plannable for AddColumn {
             LockMode::AccessExclusive,
         )];
         if let Some(fk) = &mut col.references {
-            let target = schema
-                .table(&fk.table)
-                .ok_or_else(|| no_such_table(schema, &fk.table))?;
-            let target_col = target
-                .column(&fk.column)
-                .ok_or_else(|| super::no_such_column(target, &fk.column))?;
+            let target = lookup::table(schema, &fk.table)?;
+            let target_col = lookup::column(target, &fk.column)?;
             fk.column = target_col.physical.clone();
             fk.table = target.physical.clone();
             locks.push(lock(&ctx.schema, &fk.table, LockMode::ShareRowExclusive));
@@ -102,32 +98,38 @@ impl Plannable for AddColumn {
         if !fresh {
             if let Some(check) = &col.check {
                 check_identifier("constraint", &check.name)?;
-                start_statements.push(format!(
-                    "ALTER TABLE {q_table} ADD CONSTRAINT {} CHECK ({}) NOT VALID",
-                    ident(&check.name),
-                    check.constraint
+                start_statements.push(ddl::add_check_not_valid(
+                    &q_table,
+                    &check.name,
+                    &check.constraint,
                 ));
-                complete.push(validate_step(ctx, &physical_table, &check.name, None));
+                complete.push(ddl::validate_step(
+                    &ctx.schema,
+                    &physical_table,
+                    &check.name,
+                    None,
+                ));
             }
             if let Some(fk) = &col.references {
                 check_identifier("constraint", &fk.name)?;
-                start_statements.push(format!(
-                    "ALTER TABLE {q_table} ADD CONSTRAINT {} FOREIGN KEY ({}) {} NOT VALID",
-                    ident(&fk.name),
-                    ident(&col.name),
-                    references_clause(
-                        &ctx.schema,
-                        &fk.table,
-                        std::slice::from_ref(&fk.column),
-                        &fk.on_delete,
-                        &fk.on_update,
-                        &fk.match_type,
-                        fk.deferrable,
-                        fk.initially_deferred
-                    )?
+                let references = references_clause(
+                    &ctx.schema,
+                    &fk.table,
+                    std::slice::from_ref(&fk.column),
+                    &fk.on_delete,
+                    &fk.on_update,
+                    &fk.match_type,
+                    fk.deferrable,
+                    fk.initially_deferred,
+                )?;
+                start_statements.push(ddl::add_foreign_key_not_valid(
+                    &q_table,
+                    &fk.name,
+                    std::slice::from_ref(&col.name),
+                    &references,
                 ));
-                complete.push(validate_step(
-                    ctx,
+                complete.push(ddl::validate_step(
+                    &ctx.schema,
                     &physical_table,
                     &fk.name,
                     Some(&fk.table),
@@ -136,40 +138,24 @@ impl Plannable for AddColumn {
             if col.unique {
                 let name = format!("{}_{}_key", physical_table, col.name);
                 check_identifier("index", &name)?;
-                start_extra.push(
-                    Step::sql(
-                        format!("build the unique index {name} without blocking writes"),
-                        vec![
-                            format!(
-                                "DROP INDEX CONCURRENTLY IF EXISTS {}",
-                                qualified(&ctx.schema, &name)
-                            ),
-                            format!(
-                                "CREATE UNIQUE INDEX CONCURRENTLY {} ON {q_table} ({})",
-                                ident(&name),
-                                ident(&col.name)
-                            ),
-                        ],
-                        vec![lock(
-                            &ctx.schema,
-                            &physical_table,
-                            LockMode::ShareUpdateExclusive,
-                        )],
-                    )
-                    .non_transactional(),
-                );
-                complete.push(Step::sql(
+                start_extra.push(ddl::build_index_step(
+                    format!("build the unique index {name} without blocking writes"),
+                    &ctx.schema,
+                    &physical_table,
+                    &IndexBuild {
+                        name: &name,
+                        unique: true,
+                        elements: IndexBuild::columns(std::slice::from_ref(&col.name)),
+                        ..IndexBuild::default()
+                    },
+                ));
+                complete.push(ddl::attach_index_step(
                     format!("attach the unique index {name} as a constraint"),
-                    vec![format!(
-                        "ALTER TABLE {q_table} ADD CONSTRAINT {} UNIQUE USING INDEX {}",
-                        ident(&name),
-                        ident(&name)
-                    )],
-                    vec![lock(
-                        &ctx.schema,
-                        &physical_table,
-                        LockMode::AccessExclusive,
-                    )],
+                    &ctx.schema,
+                    &physical_table,
+                    &name,
+                    IndexConstraint::Unique,
+                    &name,
                 ));
             }
         }
@@ -181,9 +167,7 @@ impl Plannable for AddColumn {
             ));
         }
 
-        let table = schema
-            .table_mut(&self.table)
-            .ok_or_else(|| no_such_table_plain(&self.table))?;
+        let table = lookup::table_mut(schema, &self.table)?;
         table.columns.push(Column {
             name: col.name.clone(),
             physical: col.name.clone(),
@@ -266,9 +250,7 @@ impl AddColumn {
             ));
         }
         let snapshot = schema.clone();
-        let table = snapshot
-            .table(&self.table)
-            .ok_or_else(|| no_such_table(&snapshot, &self.table))?;
+        let table = lookup::table(&snapshot, &self.table)?;
         let up_source = self.up.clone().unwrap_or_default();
         let up = rewrite_logical("up", &up_source, &snapshot, table, |c| old_value(table, c))?;
         let mut spec = NewColumn {
@@ -301,17 +283,15 @@ impl AddColumn {
         }
         if let Some(fk) = &col.references {
             check_identifier("constraint", &fk.name)?;
-            let target = snapshot
-                .table(&fk.table)
-                .ok_or_else(|| no_such_table(&snapshot, &fk.table))?;
-            let target_col = target
-                .column(&fk.column)
-                .ok_or_else(|| super::no_such_column(target, &fk.column))?;
+            let target = lookup::table(&snapshot, &fk.table)?;
+            let target_col = lookup::column(target, &fk.column)?;
             spec.foreign_keys.push(NewForeignKey {
                 name: fk.name.clone(),
                 table: target.physical.clone(),
                 column: target_col.physical.clone(),
-                on_delete: super::column::referential_action("on_delete", &fk.on_delete)?,
+                on_delete: REFERENTIAL_ACTIONS
+                    .pick_opt("on_delete", fk.on_delete.as_deref())?
+                    .map(String::from),
             });
         }
         if col.unique {
@@ -319,9 +299,7 @@ impl AddColumn {
             check_identifier("constraint", &name)?;
             spec.unique.push(name);
         }
-        let t = schema
-            .table_mut(&self.table)
-            .ok_or_else(|| no_such_table_plain(&self.table))?;
+        let t = lookup::table_mut(schema, &self.table)?;
         t.columns.push(Column {
             name: col.name.clone(),
             physical: col.name.clone(),
@@ -341,33 +319,4 @@ impl AddColumn {
         });
         Ok(OperationSteps::default())
     }
-}
-
-fn no_such_table_plain(table: &str) -> OpError {
-    OpError::new(
-        format!("table `{table}` does not exist"),
-        "check the table name",
-    )
-}
-
-/// `VALIDATE CONSTRAINT` scans the table but lets reads and writes go on.
-pub(crate) fn validate_step(
-    ctx: &PlanContext,
-    table: &str,
-    constraint: &str,
-    referenced: Option<&str>,
-) -> Step {
-    let mut locks = vec![lock(&ctx.schema, table, LockMode::ShareUpdateExclusive)];
-    if let Some(r) = referenced {
-        locks.push(lock(&ctx.schema, r, LockMode::RowShare));
-    }
-    Step::sql(
-        format!("validate constraint {constraint}"),
-        vec![format!(
-            "ALTER TABLE {} VALIDATE CONSTRAINT {}",
-            qualified(&ctx.schema, table),
-            ident(constraint)
-        )],
-        locks,
-    )
 }

@@ -1,7 +1,9 @@
 //! Column and constraint definitions shared by create_table and add_column, and their DDL.
 
 use super::OpError;
-use crate::quote::{ident, qualified};
+use crate::ddl::{self, References};
+use crate::keywords::{IDENTITY_KINDS, MATCH_TYPES, REFERENTIAL_ACTIONS};
+use crate::quote::ident;
 use serde::{Deserialize, Deserializer, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -172,44 +174,8 @@ impl ColumnDef {
     }
 }
 
-/// A referential action, checked against the keywords PostgreSQL allows (it is spliced as SQL).
-pub(crate) fn referential_action(
-    what: &str,
-    value: &Option<String>,
-) -> Result<Option<String>, OpError> {
-    let Some(v) = value else { return Ok(None) };
-    let upper = v.trim().to_ascii_uppercase();
-    let allowed = [
-        "NO ACTION",
-        "RESTRICT",
-        "CASCADE",
-        "SET NULL",
-        "SET DEFAULT",
-    ];
-    if allowed.contains(&upper.as_str()) {
-        Ok(Some(upper))
-    } else {
-        Err(OpError::new(
-            format!("`{what}: {v}` is not a referential action"),
-            format!("use one of: {}", allowed.join(", ")),
-        ))
-    }
-}
-
-fn match_type(value: &Option<String>) -> Result<Option<String>, OpError> {
-    let Some(v) = value else { return Ok(None) };
-    let upper = v.trim().to_ascii_uppercase();
-    if ["SIMPLE", "FULL", "PARTIAL"].contains(&upper.as_str()) {
-        Ok(Some(upper))
-    } else {
-        Err(OpError::new(
-            format!("`match_type: {v}` is not a foreign key match type"),
-            "use SIMPLE, FULL or PARTIAL",
-        ))
-    }
-}
-
-/// `REFERENCES "s"."t" ("c") [MATCH ..] [ON DELETE ..] [ON UPDATE ..] [DEFERRABLE ..]`.
+/// `REFERENCES "s"."t" ("c") [MATCH ..] [ON DELETE ..] [ON UPDATE ..] [DEFERRABLE ..]`, every
+/// keyword checked against its allow-list first.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn references_clause(
     schema: &str,
@@ -217,35 +183,20 @@ pub(crate) fn references_clause(
     columns: &[String],
     on_delete: &Option<String>,
     on_update: &Option<String>,
-    match_kind: &Option<String>,
+    match_type: &Option<String>,
     deferrable: bool,
     initially_deferred: bool,
 ) -> Result<String, OpError> {
-    let cols = columns
-        .iter()
-        .map(|c| ident(c))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let mut out = format!("REFERENCES {} ({cols})", qualified(schema, table));
-    if let Some(m) = match_type(match_kind)? {
-        out.push_str(&format!(" MATCH {m}"));
-    }
-    if let Some(a) = referential_action("on_delete", on_delete)? {
-        out.push_str(&format!(" ON DELETE {a}"));
-    }
-    if let Some(a) = referential_action("on_update", on_update)? {
-        out.push_str(&format!(" ON UPDATE {a}"));
-    }
-    out.push_str(&deferrable_clause(deferrable, initially_deferred));
-    Ok(out)
-}
-
-pub(crate) fn deferrable_clause(deferrable: bool, initially_deferred: bool) -> String {
-    match (deferrable, initially_deferred) {
-        (true, true) => " DEFERRABLE INITIALLY DEFERRED".into(),
-        (true, false) => " DEFERRABLE".into(),
-        _ => String::new(),
-    }
+    Ok(ddl::references_clause(&References {
+        schema,
+        table,
+        columns,
+        match_type: MATCH_TYPES.pick_opt("match_type", match_type.as_deref())?,
+        on_delete: REFERENTIAL_ACTIONS.pick_opt("on_delete", on_delete.as_deref())?,
+        on_update: REFERENTIAL_ACTIONS.pick_opt("on_update", on_update.as_deref())?,
+        deferrable,
+        initially_deferred,
+    }))
 }
 
 /// The column's definition inside CREATE TABLE or ADD COLUMN. Constraints that need care on
@@ -260,21 +211,12 @@ pub(crate) fn column_definition(
         match (&generated.expression, &generated.identity) {
             (Some(expr), None) => out.push_str(&format!(" GENERATED ALWAYS AS ({expr}) STORED")),
             (None, Some(identity)) => {
-                let when = match identity
-                    .user_specified_values
-                    .as_deref()
-                    .map(|s| s.trim().to_ascii_uppercase())
-                    .as_deref()
-                {
-                    None | Some("ALWAYS") => "ALWAYS",
-                    Some("BY DEFAULT") => "BY DEFAULT",
-                    Some(other) => {
-                        return Err(OpError::new(
-                            format!("`user_specified_values: {other}` is not valid"),
-                            "use ALWAYS or BY DEFAULT",
-                        ))
-                    }
-                };
+                let when = IDENTITY_KINDS
+                    .pick_opt(
+                        "user_specified_values",
+                        identity.user_specified_values.as_deref(),
+                    )?
+                    .unwrap_or("ALWAYS");
                 out.push_str(&format!(" GENERATED {when} AS IDENTITY"));
                 if let Some(opts) = &identity.sequence_options {
                     out.push_str(&format!(" ({opts})"));

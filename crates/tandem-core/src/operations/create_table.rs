@@ -1,10 +1,11 @@
 //! `create_table`: a new table, visible only to the new version until complete.
 
 use super::column::{
-    column_definition, deferrable_clause, is_false, references_clause, ColumnDef,
-    TableConstraintDef,
+    column_definition, is_false, references_clause, ColumnDef, TableConstraintDef,
 };
-use super::{check_identifier, no_such_column, no_such_table, OpError, PlanContext, Plannable};
+use super::{check_identifier, lookup, OpError, PlanContext, Plannable};
+use crate::ddl::deferrable_clause;
+use crate::keywords::INDEX_METHODS;
 use crate::locks::LockMode;
 use crate::plan::{lock, OperationSteps, Step};
 use crate::quote::{ident, literal, qualified};
@@ -191,7 +192,7 @@ impl CreateTable {
                 .flat_map(|p| p.include_columns.iter()),
         ) {
             if table.column(col).is_none() {
-                return Err(no_such_column(table, col));
+                return Err(lookup::no_such_column(table, col));
             }
         }
         let cols = |list: &[String]| list.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
@@ -310,14 +311,13 @@ impl CreateTable {
                         "add `exclude: {index_method: ..., elements: ..., predicate: ...}`",
                     ));
                 };
-                let method = e.index_method.trim().to_ascii_lowercase();
-                if !["btree", "hash", "gist", "spgist", "gin", "brin"].contains(&method.as_str()) {
-                    return Err(OpError::new(
-                        format!("`index_method: {}` is not an index method", e.index_method),
-                        "use btree, hash, gist, spgist, gin or brin",
-                    ));
-                }
-                let mut body = format!("EXCLUDE USING {method} ({}){}", e.elements, index_params());
+                let method = INDEX_METHODS.pick("index_method", &e.index_method)?;
+                let mut body = format!(
+                    "EXCLUDE USING {} ({}){}",
+                    ident(method),
+                    e.elements,
+                    index_params()
+                );
                 if let Some(p) = &e.predicate {
                     body.push_str(&format!(" WHERE ({p})"));
                 }
@@ -341,7 +341,7 @@ impl CreateTable {
             "CONSTRAINT {} {body}{}",
             ident(&c.name),
             if kind == ConstraintKind::ForeignKey {
-                String::new()
+                ""
             } else {
                 deferrable_clause(c.deferrable, c.initially_deferred)
             }
@@ -361,14 +361,10 @@ fn resolve_reference(
     if table == this_table {
         return match this.column(column) {
             Some(c) => Ok((this_table.to_string(), c.physical.clone())),
-            None => Err(no_such_column(this, column)),
+            None => Err(lookup::no_such_column(this, column)),
         };
     }
-    let target = schema
-        .table(table)
-        .ok_or_else(|| no_such_table(schema, table))?;
-    let col = target
-        .column(column)
-        .ok_or_else(|| no_such_column(target, column))?;
+    let target = lookup::table(schema, table)?;
+    let col = lookup::column(target, column)?;
     Ok((target.physical.clone(), col.physical.clone()))
 }

@@ -1,0 +1,152 @@
+//! Per table, everything that keeps the old and the new version's columns in sync: the new
+//! columns and their NOT VALID constraints ([`columns`], [`constraints`]), the dual-write
+//! trigger ([`trigger`]), the backfill and the verification ([`specs`]), the indexes built
+//! after the backfill, and their contract and rollback.
+//!
+//! ## Which version wrote a row
+//!
+//! 1. An UPDATE that changes only old-version columns is the old version's; one that changes
+//!    only new-version columns is the new version's. (Each version's view exposes only its own
+//!    columns, so this is exact for writes through the views, and also right for UPDATEs that
+//!    go straight to the table.)
+//! 2. Otherwise (INSERTs, and UPDATEs that change neither or both sides) the session's
+//!    effective search path decides, `current_schemas(false)`, which reflects `SET`,
+//!    `SET LOCAL`, and role or database defaults: the write is the new version's when the new
+//!    version schema comes before both the old version schema and the table's own schema
+//!    (`SET search_path TO public_v2, public` is the new version; `public, public_v2` is not,
+//!    since unqualified names then reach the table itself). Every other write is the old
+//!    version's.
+
+mod columns;
+mod constraints;
+mod specs;
+mod trigger;
+
+use crate::locks::LockMode;
+use crate::names::temp_name;
+use crate::operations::OpError;
+use crate::plan::{lock, Step, TableLock};
+use crate::quote::qualified;
+use crate::schema::{RowCheck, Schema, Table};
+
+/// The steps of one table's synced columns, by the place they take in the plan.
+#[derive(Default)]
+pub(crate) struct TableSteps {
+    pub start: Vec<Step>,
+    pub backfill: Vec<Step>,
+    pub verify: Vec<Step>,
+    pub after_backfill: Vec<Step>,
+    pub complete: Vec<Step>,
+    pub teardown: Vec<Step>,
+    pub contract: Vec<Step>,
+    pub finalize: Vec<Step>,
+    pub rollback_first: Vec<Step>,
+    pub rollback: Vec<Step>,
+}
+
+pub(crate) struct Versions<'a> {
+    pub schema: &'a str,
+    pub new: &'a str,
+    pub previous: Option<&'a str>,
+}
+
+/// The names of the table being synced, in the forms the statements need.
+struct SyncedTable<'a> {
+    /// The physical schema.
+    schema: &'a str,
+    /// The logical name, which is also the physical name after complete's rename pass.
+    name: &'a str,
+    /// The physical name until complete.
+    physical: &'a str,
+    /// `"schema"."physical"`.
+    relation: String,
+}
+
+/// What the columns and constraints contribute to the start step, which adds every new column
+/// and constraint and the trigger in one transaction, and to the backfill and verification.
+#[derive(Default)]
+struct StartParts {
+    /// `ADD COLUMN`s, first: a constraint may span several new columns.
+    add_columns: Vec<String>,
+    /// Defaults, comments and NOT VALID constraints.
+    statements: Vec<String>,
+    locks: Vec<TableLock>,
+    /// Backfill: (new physical column, `up` over physical columns).
+    assignments: Vec<(String, String)>,
+    /// Verification: what every row must satisfy.
+    checks: Vec<RowCheck>,
+}
+
+/// The steps for `table` (as the planner leaves it: logical names are final, physical names
+/// are those at start).
+pub(crate) fn generate(
+    schema: &Schema,
+    table: &Table,
+    v: &Versions,
+) -> Result<TableSteps, OpError> {
+    let mut out = TableSteps::default();
+    if table.sync.is_empty() {
+        return Ok(out);
+    }
+    let t = SyncedTable {
+        schema: v.schema,
+        name: &table.name,
+        physical: &table.physical,
+        relation: qualified(v.schema, &table.physical),
+    };
+    let function = qualified(v.schema, &temp_name("sync", &table.physical));
+    let mut parts = StartParts {
+        locks: vec![lock(t.schema, t.physical, LockMode::AccessExclusive)],
+        ..StartParts::default()
+    };
+    for sync in &table.sync {
+        columns::add(&t, sync, &mut parts, &mut out);
+    }
+    for c in &table.new_constraints {
+        constraints::add(&t, c, &mut parts, &mut out);
+    }
+    let mut statements = parts.add_columns;
+    statements.extend(parts.statements);
+    statements.extend(trigger::create(schema, table, v, &function)?);
+    out.start.push(Step::sql(
+        format!(
+            "add the new version's columns of {} and the dual-write trigger",
+            t.name
+        ),
+        statements,
+        parts.locks,
+    ));
+    out.backfill.extend(specs::backfill(&t, parts.assignments));
+    out.verify.extend(specs::verify(&t, parts.checks));
+    teardown_and_rollback(&t, &function, &mut out);
+    Ok(out)
+}
+
+/// The trigger goes in the same transaction as the columns it fills: in between, a write
+/// would meet a NOT NULL check (or an old NOT NULL column) that nothing fills any more. So the
+/// contract steps (old columns) join the trigger's drop at complete, and the rollback steps
+/// (new columns) join it at rollback.
+fn teardown_and_rollback(t: &SyncedTable, function: &str, out: &mut TableSteps) {
+    let drop_trigger = trigger::drop(&t.relation, function);
+    let joined = |steps: Vec<Step>| {
+        let mut statements = drop_trigger.clone();
+        statements.extend(steps.into_iter().flat_map(|step| step.statements()));
+        statements
+    };
+    out.teardown.push(Step::sql(
+        format!(
+            "drop the dual-write trigger of {} with the old columns",
+            t.name
+        ),
+        joined(std::mem::take(&mut out.contract)),
+        vec![lock(t.schema, t.physical, LockMode::AccessExclusive)],
+    ));
+    out.rollback_first.push(Step::sql(
+        format!(
+            "drop the dual-write trigger of {} with the new columns",
+            t.name
+        ),
+        joined(std::mem::take(&mut out.rollback)),
+        vec![lock(t.schema, t.physical, LockMode::AccessExclusive)],
+    ));
+}
