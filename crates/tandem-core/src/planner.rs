@@ -44,15 +44,25 @@ pub struct Probe {
     pub kind: ProbeKind,
 }
 
-/// How the expression is used, so it is checked the same way.
+/// What the expression is, which says how it is checked (in the shape of its real use).
 #[derive(Debug, Clone, PartialEq)]
 pub enum ProbeKind {
-    /// Assigned to this column (`UPDATE ... SET column = expression`).
-    Assign(String),
+    /// `up`: assigned to this new column (`UPDATE ... SET column = expression`).
+    Up(String),
+    /// `down`: assigned to this old column for rows the new version writes.
+    Down(String),
     /// A boolean condition (a CHECK).
     Condition,
     /// The default of this column.
     Default(String),
+}
+
+impl ProbeKind {
+    /// Whether a failed check refuses the migration. A bad `down` only matters once the new
+    /// version writes, and pgroll's own examples carry one, so it is a warning instead.
+    pub fn must_hold(&self) -> bool {
+        !matches!(self, ProbeKind::Down(_))
+    }
 }
 
 /// Plans `migration` against `schema` (the schema as the previous version sees it).
@@ -329,14 +339,14 @@ fn probes_of(schema: &Schema) -> Vec<Probe> {
                 push(
                     format!("`up` of {}.{new}", t.name),
                     up,
-                    ProbeKind::Assign(new.clone()),
+                    ProbeKind::Up(new.clone()),
                 );
             }
             if let (Some(old), Some(down)) = (&s.old_physical, &s.down) {
                 push(
                     format!("`down` for {}.{old}", t.name),
                     down,
-                    ProbeKind::Assign(old.clone()),
+                    ProbeKind::Down(old.clone()),
                 );
             }
             if let Some(spec) = &s.new_column {
