@@ -10,7 +10,7 @@
 
 use crate::locks::LockMode;
 use crate::plan::{lock, Step};
-use crate::quote::{ident, qualified};
+use crate::quote::{ident, literal, qualified};
 
 /// A comma-separated list of quoted identifiers: `"a", "b"`.
 pub(crate) fn ident_list(names: &[String]) -> String {
@@ -42,6 +42,34 @@ impl IndexBuild<'_> {
     pub(crate) fn columns(columns: &[String]) -> Vec<String> {
         columns.iter().map(|c| ident(c)).collect()
     }
+}
+
+/// `COMMENT ON COLUMN`.
+pub(crate) fn comment_on_column(relation: &str, column: &str, comment: &str) -> String {
+    format!(
+        "COMMENT ON COLUMN {relation}.{} IS {}",
+        ident(column),
+        literal(comment)
+    )
+}
+
+/// Rollback of a column start added: guarded twice, since it also undoes a start that stopped
+/// half way (the table may be gone with a create_table's rollback, the column never added).
+pub(crate) fn drop_new_column_step(
+    description_table: &str,
+    schema: &str,
+    table: &str,
+    column: &str,
+) -> Step {
+    Step::sql(
+        format!("drop the new column {description_table}.{column}"),
+        vec![format!(
+            "ALTER TABLE IF EXISTS {} DROP COLUMN IF EXISTS {}",
+            qualified(schema, table),
+            ident(column)
+        )],
+        vec![lock(schema, table, LockMode::AccessExclusive)],
+    )
 }
 
 /// `DROP INDEX CONCURRENTLY IF EXISTS`: also removes the invalid leftover of a failed build.

@@ -10,11 +10,10 @@ use crate::ddl::{self, IndexBuild, IndexConstraint};
 use crate::expressions::{new_value, old_value, rewrite_logical};
 use crate::keywords::REFERENTIAL_ACTIONS;
 use crate::locks::LockMode;
+use crate::names::unique_key_name;
 use crate::plan::{lock, OperationSteps, Step};
-use crate::quote::{ident, literal, qualified};
-use crate::schema::{
-    Column, Constraint, ConstraintKind, NewCheck, NewColumn, NewForeignKey, Schema, SyncColumn,
-};
+use crate::quote::qualified;
+use crate::schema::{Column, NewCheck, NewColumn, NewForeignKey, Schema, SyncColumn};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -136,7 +135,7 @@ impl Plannable for AddColumn {
                 ));
             }
             if col.unique {
-                let name = format!("{}_{}_key", physical_table, col.name);
+                let name = unique_key_name(&physical_table, &col.name);
                 check_identifier("index", &name)?;
                 start_extra.push(ddl::build_index_step(
                     format!("build the unique index {name} without blocking writes"),
@@ -160,49 +159,14 @@ impl Plannable for AddColumn {
             }
         }
         if let Some(comment) = &col.comment {
-            start_statements.push(format!(
-                "COMMENT ON COLUMN {q_table}.{} IS {}",
-                ident(&col.name),
-                literal(comment)
-            ));
+            start_statements.push(ddl::comment_on_column(&q_table, &col.name, comment));
         }
 
         let table = lookup::table_mut(schema, &self.table)?;
-        table.columns.push(Column {
-            name: col.name.clone(),
-            physical: col.name.clone(),
-            data_type: col.data_type.clone(),
-            nullable: col.is_nullable(),
-            default: col.default.clone(),
-            generated: col.is_generated(),
-            comment: col.comment.clone(),
-            referenced: false,
-        });
-        for (name, kind) in [
-            (
-                col.check.as_ref().map(|c| c.name.clone()),
-                ConstraintKind::Check,
-            ),
-            (
-                col.references.as_ref().map(|r| r.name.clone()),
-                ConstraintKind::ForeignKey,
-            ),
-            (
-                col.unique
-                    .then(|| format!("{}_{}_key", physical_table, col.name)),
-                ConstraintKind::Unique,
-            ),
-        ] {
-            if let Some(name) = name {
-                table.constraints.push(Constraint {
-                    name,
-                    kind,
-                    columns: vec![col.name.clone()],
-                    expression: None,
-                    references: None,
-                });
-            }
-        }
+        table.columns.push(col.logical_column());
+        table
+            .constraints
+            .extend(col.logical_constraints(&physical_table));
 
         let mut start = vec![Step::sql(
             format!("add column {}.{}", self.table, col.name),
@@ -213,17 +177,11 @@ impl Plannable for AddColumn {
         Ok(OperationSteps {
             start,
             complete,
-            rollback: vec![Step::sql(
-                format!("drop the new column {}.{}", self.table, col.name),
-                vec![format!(
-                    "ALTER TABLE IF EXISTS {q_table} DROP COLUMN IF EXISTS {}",
-                    ident(&col.name)
-                )],
-                vec![lock(
-                    &ctx.schema,
-                    &physical_table,
-                    LockMode::AccessExclusive,
-                )],
+            rollback: vec![ddl::drop_new_column_step(
+                &self.table,
+                &ctx.schema,
+                &physical_table,
+                &col.name,
             )],
             ..OperationSteps::default()
         })
@@ -295,21 +253,12 @@ impl AddColumn {
             });
         }
         if col.unique {
-            let name = format!("{}_{}_key", table.physical, col.name);
+            let name = unique_key_name(&table.physical, &col.name);
             check_identifier("constraint", &name)?;
             spec.unique.push(name);
         }
         let t = lookup::table_mut(schema, &self.table)?;
-        t.columns.push(Column {
-            name: col.name.clone(),
-            physical: col.name.clone(),
-            data_type: col.data_type.clone(),
-            nullable: col.is_nullable(),
-            default: col.default.clone(),
-            generated: false,
-            comment: col.comment.clone(),
-            referenced: false,
-        });
+        t.columns.push(col.logical_column());
         t.sync.push(SyncColumn {
             old_physical: None,
             new_physical: Some(col.name.clone()),

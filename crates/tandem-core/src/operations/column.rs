@@ -3,7 +3,9 @@
 use super::OpError;
 use crate::ddl::{self, References};
 use crate::keywords::{IDENTITY_KINDS, MATCH_TYPES, REFERENTIAL_ACTIONS};
+use crate::names::unique_key_name;
 use crate::quote::ident;
+use crate::schema::{Column, Constraint, ConstraintKind};
 use serde::{Deserialize, Deserializer, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -164,6 +166,48 @@ pub(crate) fn sql_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>
 }
 
 impl ColumnDef {
+    /// The column as the logical schema holds it, under its own name.
+    pub(crate) fn logical_column(&self) -> Column {
+        Column {
+            name: self.name.clone(),
+            physical: self.name.clone(),
+            data_type: self.data_type.clone(),
+            nullable: self.is_nullable(),
+            default: self.default.clone(),
+            generated: self.is_generated(),
+            comment: self.comment.clone(),
+            referenced: false,
+        }
+    }
+
+    /// The constraints the column declares (UNIQUE, CHECK, REFERENCES), as the logical schema
+    /// of `table` holds them.
+    pub(crate) fn logical_constraints(&self, table: &str) -> Vec<Constraint> {
+        let unique = self.unique.then(|| unique_key_name(table, &self.name));
+        [
+            (unique, ConstraintKind::Unique),
+            (
+                self.check.as_ref().map(|c| c.name.clone()),
+                ConstraintKind::Check,
+            ),
+            (
+                self.references.as_ref().map(|r| r.name.clone()),
+                ConstraintKind::ForeignKey,
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(name, kind)| {
+            Some(Constraint {
+                name: name?,
+                kind,
+                columns: vec![self.name.clone()],
+                expression: None,
+                references: None,
+            })
+        })
+        .collect()
+    }
+
     /// pgroll's rule: NOT NULL unless `nullable: true`; primary key columns are never NULL.
     pub fn is_nullable(&self) -> bool {
         !self.pk && self.nullable.unwrap_or(false)

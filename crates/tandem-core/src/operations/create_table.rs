@@ -4,12 +4,12 @@ use super::column::{
     column_definition, is_false, references_clause, ColumnDef, TableConstraintDef,
 };
 use super::{check_identifier, lookup, OpError, PlanContext, Plannable};
-use crate::ddl::deferrable_clause;
+use crate::ddl::{self, deferrable_clause};
 use crate::keywords::INDEX_METHODS;
 use crate::locks::LockMode;
 use crate::plan::{lock, OperationSteps, Step};
 use crate::quote::{ident, literal, qualified};
-use crate::schema::{Column, Constraint, ConstraintKind, Schema, Table};
+use crate::schema::{Constraint, ConstraintKind, Schema, Table};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -73,45 +73,10 @@ impl Plannable for CreateTable {
             if col.pk {
                 table.primary_key.push(col.name.clone());
             }
-            if col.unique {
-                table.constraints.push(Constraint {
-                    name: format!("{}_{}_key", self.name, col.name),
-                    kind: ConstraintKind::Unique,
-                    columns: vec![col.name.clone()],
-                    expression: None,
-                    references: None,
-                });
-            }
-            for (name, kind) in [
-                (
-                    col.check.as_ref().map(|c| c.name.clone()),
-                    ConstraintKind::Check,
-                ),
-                (
-                    col.references.as_ref().map(|r| r.name.clone()),
-                    ConstraintKind::ForeignKey,
-                ),
-            ] {
-                if let Some(name) = name {
-                    table.constraints.push(Constraint {
-                        name,
-                        kind,
-                        columns: vec![col.name.clone()],
-                        expression: None,
-                        references: None,
-                    });
-                }
-            }
-            table.columns.push(Column {
-                name: col.name.clone(),
-                physical: col.name.clone(),
-                data_type: col.data_type.clone(),
-                nullable: col.is_nullable(),
-                default: col.default.clone(),
-                generated: col.is_generated(),
-                comment: col.comment.clone(),
-                referenced: false,
-            });
+            table
+                .constraints
+                .extend(col.logical_constraints(&self.name));
+            table.columns.push(col.logical_column());
         }
         if !table.primary_key.is_empty() {
             if self.constraints.iter().any(|c| c.kind == "primary_key") {
@@ -148,11 +113,10 @@ impl Plannable for CreateTable {
             ));
         }
         for col in self.columns.iter().filter(|c| c.comment.is_some()) {
-            statements.push(format!(
-                "COMMENT ON COLUMN {}.{} IS {}",
-                qualified(&ctx.schema, &self.name),
-                ident(&col.name),
-                literal(col.comment.as_deref().unwrap_or_default())
+            statements.push(ddl::comment_on_column(
+                &qualified(&ctx.schema, &self.name),
+                &col.name,
+                col.comment.as_deref().unwrap_or_default(),
             ));
         }
         schema.tables.push(table);
@@ -195,7 +159,7 @@ impl CreateTable {
                 return Err(lookup::no_such_column(table, col));
             }
         }
-        let cols = |list: &[String]| list.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
+        let cols = ddl::ident_list;
         let index_params = || {
             let mut s = String::new();
             if let Some(p) = &c.index_parameters {

@@ -7,7 +7,7 @@ use crate::ddl::{self, IndexBuild, IndexConstraint, References};
 use crate::locks::LockMode;
 use crate::names::temp_name;
 use crate::plan::{lock, Step};
-use crate::quote::{ident, literal, qualified};
+use crate::quote::{ident, qualified};
 use crate::schema::{NewColumn, RowCheck, SyncColumn};
 
 /// Adds what `sync` needs to `parts` (the start step, backfill, verification) and `out`.
@@ -45,9 +45,7 @@ pub(super) fn add(
         ));
     }
     if let Some(c) = &spec.comment {
-        parts
-            .statements
-            .push(format!("COMMENT ON COLUMN {rel}.{col} IS {}", literal(c)));
+        parts.statements.push(ddl::comment_on_column(rel, new, c));
     }
     if spec.not_null {
         not_null(t, new, parts, out);
@@ -72,13 +70,8 @@ pub(super) fn add(
             vec![lock(t.schema, t.physical, LockMode::AccessExclusive)],
         ));
     }
-    out.rollback.push(Step::sql(
-        format!("drop the new column {}.{new}", t.name),
-        vec![format!(
-            "ALTER TABLE IF EXISTS {rel} DROP COLUMN IF EXISTS {col}"
-        )],
-        vec![lock(t.schema, t.physical, LockMode::AccessExclusive)],
-    ));
+    out.rollback
+        .push(ddl::drop_new_column_step(t.name, t.schema, t.physical, new));
 }
 
 /// NOT NULL without a scan under lock: a CHECK (`IS NOT NULL`) added NOT VALID, validated at
