@@ -1,7 +1,7 @@
 //! The closed lists of SQL keywords a migration file may choose from. A chosen keyword is
 //! spliced into SQL as it is, so it must be one of these, spelled as listed here.
 
-use crate::operations::OpError;
+use crate::error::OpError;
 
 /// A closed list of keywords for one field of a migration file.
 pub(crate) struct Keywords {

@@ -16,6 +16,7 @@
 //! parser in `tandem-sql`, never by substring.
 
 mod ddl;
+mod error;
 mod expressions;
 mod keywords;
 pub mod locks;
@@ -27,8 +28,6 @@ pub mod planner;
 pub mod quote;
 pub mod schema;
 mod sync;
-#[cfg(test)]
-mod testing;
 pub mod versions;
 
 pub use migration::{Migration, ParseError};

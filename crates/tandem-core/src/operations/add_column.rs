@@ -5,8 +5,10 @@
 //! at complete. A NOT NULL column needs a constant default (or `up`, a backfill).
 
 use super::column::{column_definition, references_clause, ColumnDef};
-use super::{check_identifier, default_key, lookup, OpError, PlanContext, Plannable};
+use super::lifecycle::{check_identifier, default_key, PlanContext, Plannable};
+use super::lookup;
 use crate::ddl::{self, IndexBuild, IndexConstraint};
+use crate::error::OpError;
 use crate::expressions::{new_value, old_value, rewrite_logical};
 use crate::keywords::REFERENTIAL_ACTIONS;
 use crate::locks::LockMode;

@@ -10,8 +10,10 @@
 //! is applied to the earlier one's result, and the `down`s in reverse.
 
 use super::column::{CheckDef, ForeignKeyDef};
+use super::lifecycle::{check_identifier, PlanContext, Plannable};
+use super::lookup;
 use super::rename_column::rename_column;
-use super::{check_identifier, lookup, OpError, PlanContext, Plannable};
+use crate::error::OpError;
 use crate::expressions::{new_value, old_value, rewrite_logical, rewrite_physical};
 use crate::keywords::REFERENTIAL_ACTIONS;
 use crate::names::temp_name;

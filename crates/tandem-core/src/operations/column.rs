@@ -1,7 +1,7 @@
 //! Column and constraint definitions shared by create_table and add_column, and their DDL.
 
-use super::OpError;
 use crate::ddl::{self, References};
+use crate::error::OpError;
 use crate::keywords::{IDENTITY_KINDS, MATCH_TYPES, REFERENTIAL_ACTIONS};
 use crate::names::unique_key_name;
 use crate::quote::ident;

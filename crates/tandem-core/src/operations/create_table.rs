@@ -3,8 +3,10 @@
 use super::column::{
     column_definition, is_false, references_clause, ColumnDef, TableConstraintDef,
 };
-use super::{check_identifier, lookup, OpError, PlanContext, Plannable};
+use super::lifecycle::{check_identifier, PlanContext, Plannable};
+use super::lookup;
 use crate::ddl::{self, deferrable_clause};
+use crate::error::OpError;
 use crate::keywords::INDEX_METHODS;
 use crate::locks::LockMode;
 use crate::plan::{lock, OperationSteps, Step};

@@ -1,7 +1,9 @@
 //! `drop_column`: the new version no longer sees the column; it is dropped at complete, so the
 //! old version keeps reading and writing it until then.
 
-use super::{lookup, OpError, PlanContext, Plannable};
+use super::lifecycle::{PlanContext, Plannable};
+use super::lookup;
+use crate::error::OpError;
 use crate::expressions::{new_value, rewrite_logical};
 use crate::locks::LockMode;
 use crate::plan::{lock, OperationSteps, Step};

@@ -1,6 +1,8 @@
 //! `drop_table`: the new version no longer sees the table; it is dropped at complete.
 
-use super::{lookup, OpError, PlanContext, Plannable};
+use super::lifecycle::{PlanContext, Plannable};
+use super::lookup;
+use crate::error::OpError;
 use crate::locks::LockMode;
 use crate::plan::{lock, OperationSteps, Step};
 use crate::quote::qualified;

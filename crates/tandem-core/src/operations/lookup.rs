@@ -1,7 +1,7 @@
 //! Finding a table, column or constraint an operation names, with the one error each for a
 //! name that does not exist (it lists the names that do).
 
-use super::OpError;
+use crate::error::OpError;
 use crate::schema::{Column, Constraint, Schema, Table};
 
 /// The table `name` of the logical schema.

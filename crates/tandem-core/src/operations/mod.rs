@@ -18,6 +18,7 @@ mod drop_constraint;
 mod drop_index;
 mod drop_multicolumn_constraint;
 mod drop_table;
+mod lifecycle;
 pub(crate) mod lookup;
 mod raw_sql;
 mod rename_column;
@@ -29,11 +30,12 @@ pub use column::{
     CheckDef, ColumnDef, ForeignKeyDef, GeneratedDef, IdentityDef, TableConstraintDef,
 };
 
-use crate::plan::OperationSteps;
-use crate::schema::Schema;
+pub use crate::error::OpError;
+pub(crate) use lifecycle::{check_identifier, Plannable};
+pub use lifecycle::{default_key, PlanContext};
+
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
-use std::collections::BTreeSet;
 
 /// Declares every operation once: `"key in the file" => Variant(module::Type)`.
 macro_rules! operations {
@@ -95,46 +97,6 @@ operations! {
     "set_replica_identity" => SetReplicaIdentity(set_replica_identity::SetReplicaIdentity),
 }
 
-/// What the planner knows beyond the schema, gathered from the server before planning.
-#[derive(Debug, Clone, Default)]
-pub struct PlanContext {
-    /// The physical schema, e.g. `public`.
-    pub schema: String,
-    /// `server_version_num`, e.g. 150004.
-    pub server_version_num: i32,
-    /// Default expressions (keyed by [`default_key`]) that PostgreSQL evaluates once per row
-    /// when a column is added with them: adding such a column rewrites the table.
-    pub volatile_defaults: BTreeSet<String>,
-}
-
-/// Key under which a default's volatility is recorded: the type and the expression.
-pub fn default_key(data_type: &str, default: &str) -> String {
-    format!("{data_type}\u{1f}{default}")
-}
-
-/// Why an operation cannot be planned, and what to do about it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OpError {
-    pub message: String,
-    pub help: String,
-}
-
-impl OpError {
-    pub fn new(message: impl Into<String>, help: impl Into<String>) -> OpError {
-        OpError {
-            message: message.into(),
-            help: help.into(),
-        }
-    }
-}
-
-/// The lifecycle every operation implements.
-pub(crate) trait Plannable {
-    /// Validates against `schema` (the logical schema as the operations before this one left
-    /// it), changes `schema` to what the new version sees, and returns the operation's steps.
-    fn plan(&self, ctx: &PlanContext, schema: &mut Schema) -> Result<OperationSteps, OpError>;
-}
-
 impl Operation {
     /// Raw SQL run at start changes the schema in ways the planner cannot follow, so it must be
     /// the only operation of its migration (as in pgroll).
@@ -154,26 +116,6 @@ impl Operation {
             _ => Vec::new(),
         }
     }
-}
-
-/// Rejects names PostgreSQL would silently truncate.
-pub(crate) fn check_identifier(what: &str, name: &str) -> Result<(), OpError> {
-    if name.is_empty() {
-        return Err(OpError::new(
-            format!("the {what} name is empty"),
-            "give it a name",
-        ));
-    }
-    if name.len() > crate::versions::MAX_IDENTIFIER_BYTES {
-        return Err(OpError::new(
-            format!(
-                "the {what} name `{name}` is {} bytes long; PostgreSQL truncates names to 63 bytes",
-                name.len()
-            ),
-            "choose a shorter name",
-        ));
-    }
-    Ok(())
 }
 
 impl<'de> Deserialize<'de> for Operation {

@@ -1,7 +1,9 @@
 //! `rename_column`: the new version sees the new name at once; the physical column is renamed
 //! at complete (by the planner's final rename pass), so the old version keeps working.
 
-use super::{check_identifier, lookup, OpError, PlanContext, Plannable};
+use super::lifecycle::{check_identifier, PlanContext, Plannable};
+use super::lookup;
+use crate::error::OpError;
 use crate::plan::OperationSteps;
 use crate::schema::Schema;
 use serde::{Deserialize, Serialize};

@@ -1,7 +1,9 @@
 //! `rename_table`: the new version's view has the new name at once; the physical table is
 //! renamed at complete (by the planner's final rename pass).
 
-use super::{check_identifier, lookup, OpError, PlanContext, Plannable};
+use super::lifecycle::{check_identifier, PlanContext, Plannable};
+use super::lookup;
+use crate::error::OpError;
 use crate::plan::OperationSteps;
 use crate::schema::Schema;
 use serde::{Deserialize, Serialize};

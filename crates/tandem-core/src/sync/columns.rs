@@ -2,7 +2,7 @@
 //! validated at complete), the indexes rebuilt on it after the backfill, what the backfill
 //! computes and the verification checks, and the drops of complete and rollback.
 
-use super::{StartParts, SyncedTable, TableSteps};
+use super::parts::{StartParts, SyncedTable, TableSteps};
 use crate::ddl::{self, IndexBuild, IndexConstraint, References};
 use crate::locks::LockMode;
 use crate::names::temp_name;

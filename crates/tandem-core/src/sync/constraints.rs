@@ -4,7 +4,7 @@
 //! backfill and attached at complete.
 
 use super::columns::build;
-use super::{StartParts, SyncedTable, TableSteps};
+use super::parts::{StartParts, SyncedTable, TableSteps};
 use crate::ddl::{self, IndexBuild, IndexConstraint, References};
 use crate::locks::LockMode;
 use crate::plan::lock;

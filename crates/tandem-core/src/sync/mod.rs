@@ -19,63 +19,19 @@
 
 mod columns;
 mod constraints;
+mod parts;
 mod specs;
 mod trigger;
 
+use parts::{StartParts, SyncedTable};
+pub(crate) use parts::{TableSteps, Versions};
+
+use crate::error::OpError;
 use crate::locks::LockMode;
 use crate::names::temp_name;
-use crate::operations::OpError;
-use crate::plan::{lock, Step, TableLock};
+use crate::plan::{lock, Step};
 use crate::quote::qualified;
-use crate::schema::{RowCheck, Schema, Table};
-
-/// The steps of one table's synced columns, by the place they take in the plan.
-#[derive(Default)]
-pub(crate) struct TableSteps {
-    pub start: Vec<Step>,
-    pub backfill: Vec<Step>,
-    pub verify: Vec<Step>,
-    pub after_backfill: Vec<Step>,
-    pub complete: Vec<Step>,
-    pub teardown: Vec<Step>,
-    pub contract: Vec<Step>,
-    pub finalize: Vec<Step>,
-    pub rollback_first: Vec<Step>,
-    pub rollback: Vec<Step>,
-}
-
-pub(crate) struct Versions<'a> {
-    pub schema: &'a str,
-    pub new: &'a str,
-    pub previous: Option<&'a str>,
-}
-
-/// The names of the table being synced, in the forms the statements need.
-struct SyncedTable<'a> {
-    /// The physical schema.
-    schema: &'a str,
-    /// The logical name, which is also the physical name after complete's rename pass.
-    name: &'a str,
-    /// The physical name until complete.
-    physical: &'a str,
-    /// `"schema"."physical"`.
-    relation: String,
-}
-
-/// What the columns and constraints contribute to the start step, which adds every new column
-/// and constraint and the trigger in one transaction, and to the backfill and verification.
-#[derive(Default)]
-struct StartParts {
-    /// `ADD COLUMN`s, first: a constraint may span several new columns.
-    add_columns: Vec<String>,
-    /// Defaults, comments and NOT VALID constraints.
-    statements: Vec<String>,
-    locks: Vec<TableLock>,
-    /// Backfill: (new physical column, `up` over physical columns).
-    assignments: Vec<(String, String)>,
-    /// Verification: what every row must satisfy.
-    checks: Vec<RowCheck>,
-}
+use crate::schema::{Schema, Table};
 
 /// The steps for `table` (as the planner leaves it: logical names are final, physical names
 /// are those at start).

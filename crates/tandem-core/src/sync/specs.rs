@@ -1,7 +1,7 @@
 //! The backfill and verification steps of a synced table: data, run by `tandem-pg`'s
 //! batched walkers.
 
-use super::SyncedTable;
+use super::parts::SyncedTable;
 use crate::locks::LockMode;
 use crate::plan::{lock, Action, Backfill, Step, Verify};
 use crate::schema::RowCheck;

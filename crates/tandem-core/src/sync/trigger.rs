@@ -2,9 +2,9 @@
 //! other version's columns of the row from the version that wrote it (see the parent module
 //! for how the writer is recognised).
 
-use super::Versions;
+use super::parts::Versions;
+use crate::error::OpError;
 use crate::expressions::{physical_references, rewrite_physical};
-use crate::operations::OpError;
 use crate::quote::{ident, literal, qualified};
 use crate::schema::{Schema, Table};
 

@@ -1,9 +1,19 @@
-//! Plans for the operations' own tests, against a small hand-made schema: `users` (with a
+//! Plan tests of the operations, one file per operation, against a small hand-made schema: `users` (with a
 //! CHECK, a two-column UNIQUE, a foreign key, a hash index and a mixed-case column) and the
 //! mixed-case table `Orgs`.
 
-use crate::schema::{Column, Constraint, ConstraintKind, ForeignKeyTarget, Index, Schema, Table};
-use crate::{plan_migration, Migration, Phase, PlanContext, PlanError, Planned, Step};
+mod create_constraint;
+mod create_index;
+mod drop_constraint;
+mod drop_index;
+mod drop_multicolumn_constraint;
+mod rename_constraint;
+mod set_replica_identity;
+
+use tandem_core::schema::{
+    Column, Constraint, ConstraintKind, ForeignKeyTarget, Index, Schema, Table,
+};
+use tandem_core::{plan_migration, Migration, Phase, PlanContext, PlanError, Planned, Step};
 
 fn column(name: &str, data_type: &str, nullable: bool) -> Column {
     Column {
@@ -36,7 +46,7 @@ fn constraint(name: &str, kind: ConstraintKind, columns: &[&str]) -> Constraint 
     }
 }
 
-pub(crate) fn schema() -> Schema {
+pub fn schema() -> Schema {
     let users = Table {
         name: "users".into(),
         physical: "users".into(),
@@ -99,12 +109,12 @@ pub(crate) fn schema() -> Schema {
 }
 
 /// Plans a migration file's text against [`schema`].
-pub(crate) fn plan(yaml: &str) -> Result<Planned, PlanError> {
+pub fn plan(yaml: &str) -> Result<Planned, PlanError> {
     plan_on(&schema(), yaml)
 }
 
 /// Plans a migration file's text against `schema`.
-pub(crate) fn plan_on(schema: &Schema, yaml: &str) -> Result<Planned, PlanError> {
+pub fn plan_on(schema: &Schema, yaml: &str) -> Result<Planned, PlanError> {
     let m = Migration::parse("02_change", "02_change.yaml", yaml, false).expect("parses");
     let ctx = PlanContext {
         schema: "public".into(),
@@ -115,13 +125,13 @@ pub(crate) fn plan_on(schema: &Schema, yaml: &str) -> Result<Planned, PlanError>
 }
 
 /// The error planning `yaml` gives: its message and help.
-pub(crate) fn error(yaml: &str) -> (String, String) {
+pub fn error(yaml: &str) -> (String, String) {
     let e = plan(yaml).expect_err("must not plan");
     (e.message, e.help)
 }
 
 /// The step of `phase` described as `description`.
-pub(crate) fn step<'a>(planned: &'a Planned, phase: Phase, description: &str) -> &'a Step {
+pub fn step<'a>(planned: &'a Planned, phase: Phase, description: &str) -> &'a Step {
     let steps = planned.plan.steps(phase);
     steps
         .iter()
@@ -135,7 +145,7 @@ pub(crate) fn step<'a>(planned: &'a Planned, phase: Phase, description: &str) ->
 }
 
 /// The descriptions of the steps of `phase`, in order.
-pub(crate) fn descriptions(planned: &Planned, phase: Phase) -> Vec<&str> {
+pub fn descriptions(planned: &Planned, phase: Phase) -> Vec<&str> {
     planned
         .plan
         .steps(phase)
@@ -145,7 +155,7 @@ pub(crate) fn descriptions(planned: &Planned, phase: Phase) -> Vec<&str> {
 }
 
 /// Every statement of `phase`, in order.
-pub(crate) fn statements(planned: &Planned, phase: Phase) -> Vec<String> {
+pub fn statements(planned: &Planned, phase: Phase) -> Vec<String> {
     planned
         .plan
         .steps(phase)
@@ -155,7 +165,7 @@ pub(crate) fn statements(planned: &Planned, phase: Phase) -> Vec<String> {
 }
 
 /// Locks of a step as `MODE schema.table`.
-pub(crate) fn locks(step: &Step) -> Vec<String> {
+pub fn locks(step: &Step) -> Vec<String> {
     step.locks
         .iter()
         .map(|l| format!("{} {}", l.mode, l.relation))
