@@ -10,12 +10,11 @@ use super::lookup;
 use crate::ddl::{self, IndexBuild, IndexConstraint};
 use crate::error::OpError;
 use crate::expressions::{new_value, old_value, rewrite_logical};
-use crate::keywords::REFERENTIAL_ACTIONS;
 use crate::locks::LockMode;
 use crate::names::unique_key_name;
 use crate::plan::{lock, OperationSteps, Step};
 use crate::quote::qualified;
-use crate::schema::{Column, NewCheck, NewColumn, NewForeignKey, Schema, SyncColumn};
+use crate::schema::{Column, NewCheck, NewColumn, Schema, SyncColumn};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -242,17 +241,7 @@ impl AddColumn {
             });
         }
         if let Some(fk) = &col.references {
-            check_identifier("constraint", &fk.name)?;
-            let target = lookup::table(&snapshot, &fk.table)?;
-            let target_col = lookup::column(target, &fk.column)?;
-            spec.foreign_keys.push(NewForeignKey {
-                name: fk.name.clone(),
-                table: target.physical.clone(),
-                column: target_col.physical.clone(),
-                on_delete: REFERENTIAL_ACTIONS
-                    .pick_opt("on_delete", fk.on_delete.as_deref())?
-                    .map(String::from),
-            });
+            spec.foreign_keys.push(fk.resolve(&snapshot)?);
         }
         if col.unique {
             let name = unique_key_name(&table.physical, &col.name);

@@ -15,13 +15,10 @@ use super::lookup;
 use super::rename_column::rename_column;
 use crate::error::OpError;
 use crate::expressions::{new_value, old_value, rewrite_logical, rewrite_physical};
-use crate::keywords::REFERENTIAL_ACTIONS;
 use crate::names::temp_name;
 use crate::plan::OperationSteps;
 use crate::quote::ident;
-use crate::schema::{
-    CarriedIndex, ConstraintKind, NewCheck, NewColumn, NewForeignKey, Schema, SyncColumn,
-};
+use crate::schema::{CarriedIndex, ConstraintKind, NewCheck, NewColumn, Schema, SyncColumn};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 
@@ -280,17 +277,7 @@ impl AlterColumn {
             spec.unique.push(u.name.clone());
         }
         if let Some(fk) = &self.references {
-            check_identifier("constraint", &fk.name)?;
-            let target = lookup::table(&snapshot, &fk.table)?;
-            let target_col = lookup::column(target, &fk.column)?;
-            spec.foreign_keys.push(NewForeignKey {
-                name: fk.name.clone(),
-                table: target.physical.clone(),
-                column: target_col.physical.clone(),
-                on_delete: REFERENTIAL_ACTIONS
-                    .pick_opt("on_delete", fk.on_delete.as_deref())?
-                    .map(String::from),
-            });
+            spec.foreign_keys.push(fk.resolve(&snapshot)?);
         }
         let (nullable, default, comment) =
             (!spec.not_null, spec.default.clone(), spec.comment.clone());

@@ -1,11 +1,13 @@
 //! Column and constraint definitions shared by create_table and add_column, and their DDL.
 
+use super::lifecycle::check_identifier;
+use super::lookup;
 use crate::ddl::{self, References};
 use crate::error::OpError;
 use crate::keywords::{IDENTITY_KINDS, MATCH_TYPES, REFERENTIAL_ACTIONS};
 use crate::names::unique_key_name;
 use crate::quote::ident;
-use crate::schema::{Column, Constraint, ConstraintKind};
+use crate::schema::{Column, Constraint, ConstraintKind, NewForeignKey, Schema};
 use serde::{Deserialize, Deserializer, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -215,6 +217,70 @@ impl ColumnDef {
 
     pub fn is_generated(&self) -> bool {
         self.generated.is_some()
+    }
+}
+
+/// A constraint definition must list its columns.
+pub(crate) fn require_columns(name: &str, columns: &[String]) -> Result<(), OpError> {
+    if columns.is_empty() {
+        return Err(OpError::new(
+            format!("constraint `{name}` lists no columns"),
+            "list them under `columns:`",
+        ));
+    }
+    Ok(())
+}
+
+/// A CHECK constraint definition's expression.
+pub(crate) fn require_check<'a>(name: &str, check: &'a Option<String>) -> Result<&'a str, OpError> {
+    check.as_deref().ok_or_else(|| {
+        OpError::new(
+            format!("check constraint `{name}` has no `check` expression"),
+            "add `check: <boolean SQL expression>`",
+        )
+    })
+}
+
+/// A FOREIGN KEY definition's target, referencing as many columns as it constrains.
+pub(crate) fn require_references<'a>(
+    name: &str,
+    columns: &[String],
+    references: &'a Option<TableReferenceDef>,
+) -> Result<&'a TableReferenceDef, OpError> {
+    let Some(r) = references else {
+        return Err(OpError::new(
+            format!("foreign key `{name}` has no `references`"),
+            "add `references: {table: ..., columns: [...]}`",
+        ));
+    };
+    if r.columns.len() != columns.len() {
+        return Err(OpError::new(
+            format!(
+                "foreign key `{name}` has {} columns but references {}",
+                columns.len(),
+                r.columns.len()
+            ),
+            "list as many referenced columns as constrained ones",
+        ));
+    }
+    Ok(r)
+}
+
+impl ForeignKeyDef {
+    /// The foreign key of a column the new version gets (alter_column, add_column with `up`),
+    /// its target resolved to physical names in `schema`.
+    pub(crate) fn resolve(&self, schema: &Schema) -> Result<NewForeignKey, OpError> {
+        check_identifier("constraint", &self.name)?;
+        let target = lookup::table(schema, &self.table)?;
+        let target_column = lookup::column(target, &self.column)?;
+        Ok(NewForeignKey {
+            name: self.name.clone(),
+            table: target.physical.clone(),
+            column: target_column.physical.clone(),
+            on_delete: REFERENTIAL_ACTIONS
+                .pick_opt("on_delete", self.on_delete.as_deref())?
+                .map(String::from),
+        })
     }
 }
 

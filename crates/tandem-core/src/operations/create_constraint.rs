@@ -5,7 +5,7 @@
 //! columns, unconstrained.
 
 use super::alter_column::copy_columns;
-use super::column::TableReferenceDef;
+use super::column::{require_check, require_columns, require_references, TableReferenceDef};
 use super::lifecycle::{check_identifier, PlanContext, Plannable};
 use super::lookup;
 use crate::error::OpError;
@@ -50,12 +50,7 @@ impl Plannable for CreateConstraint {
             ));
         }
         let kind = self.constraint_kind()?;
-        if self.columns.is_empty() {
-            return Err(OpError::new(
-                format!("constraint `{}` lists no columns", self.name),
-                "list them under `columns:`",
-            ));
-        }
+        require_columns(&self.name, &self.columns)?;
         for c in &self.columns {
             lookup::column(&table, c)?;
         }
@@ -95,12 +90,7 @@ impl Plannable for CreateConstraint {
         };
         match kind {
             ConstraintKind::Check => {
-                let Some(check) = &self.check else {
-                    return Err(OpError::new(
-                        format!("check constraint `{}` has no `check` expression", self.name),
-                        "add `check: <boolean SQL expression>`",
-                    ));
-                };
+                let check = require_check(&self.name, &self.check)?;
                 constraint.expression =
                     Some(rewrite_logical("check", check, schema, &copied, new_value)?);
             }
@@ -159,24 +149,8 @@ impl CreateConstraint {
     }
 
     fn references_of(&self, schema: &Schema) -> Result<Target, OpError> {
-        let Some(r) = &self.references else {
-            return Err(OpError::new(
-                format!("foreign key `{}` has no `references`", self.name),
-                "add `references: {table: ..., columns: [...]}`",
-            ));
-        };
+        let r = require_references(&self.name, &self.columns, &self.references)?;
         let target: &Table = lookup::table(schema, &r.table)?;
-        if r.columns.len() != self.columns.len() {
-            return Err(OpError::new(
-                format!(
-                    "foreign key `{}` has {} columns but references {}",
-                    self.name,
-                    self.columns.len(),
-                    r.columns.len()
-                ),
-                "list as many referenced columns as constrained ones",
-            ));
-        }
         let columns = r
             .columns
             .iter()

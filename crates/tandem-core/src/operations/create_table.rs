@@ -1,7 +1,8 @@
 //! `create_table`: a new table, visible only to the new version until complete.
 
 use super::column::{
-    column_definition, is_false, references_clause, ColumnDef, TableConstraintDef,
+    column_definition, is_false, references_clause, require_check, require_columns,
+    require_references, ColumnDef, TableConstraintDef,
 };
 use super::lifecycle::{check_identifier, PlanContext, Plannable};
 use super::lookup;
@@ -177,16 +178,7 @@ impl CreateTable {
             }
             s
         };
-        let need_columns = || {
-            if c.columns.is_empty() {
-                Err(OpError::new(
-                    format!("constraint `{}` lists no columns", c.name),
-                    "list them under `columns:`",
-                ))
-            } else {
-                Ok(())
-            }
-        };
+        let need_columns = || require_columns(&c.name, &c.columns);
         let (kind, body) = match c.kind.as_str() {
             "primary_key" => {
                 need_columns()?;
@@ -209,34 +201,13 @@ impl CreateTable {
                 )
             }
             "check" => {
-                let Some(check) = &c.check else {
-                    return Err(OpError::new(
-                        format!("check constraint `{}` has no `check` expression", c.name),
-                        "add `check: <boolean SQL expression>`",
-                    ));
-                };
+                let check = require_check(&c.name, &c.check)?;
                 let ni = if c.no_inherit { " NO INHERIT" } else { "" };
                 (ConstraintKind::Check, format!("CHECK ({check}){ni}"))
             }
             "foreign_key" => {
                 need_columns()?;
-                let Some(r) = &c.references else {
-                    return Err(OpError::new(
-                        format!("foreign key `{}` has no `references`", c.name),
-                        "add `references: {table: ..., columns: [...]}`",
-                    ));
-                };
-                if r.columns.len() != c.columns.len() {
-                    return Err(OpError::new(
-                        format!(
-                            "foreign key `{}` has {} columns but references {}",
-                            c.name,
-                            c.columns.len(),
-                            r.columns.len()
-                        ),
-                        "list as many referenced columns as constrained ones",
-                    ));
-                }
+                let r = require_references(&c.name, &c.columns, &c.references)?;
                 let mut targets = Vec::new();
                 let mut target_table = String::new();
                 for col in &r.columns {
