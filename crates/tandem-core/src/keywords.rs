@@ -11,6 +11,9 @@ pub(crate) struct Keywords {
     pub words: &'static [&'static str],
 }
 
+/// The access method of an index that names none (PostgreSQL's default).
+pub(crate) const DEFAULT_INDEX_METHOD: &str = "btree";
+
 pub(crate) const INDEX_METHODS: Keywords = Keywords {
     what: "an index method",
     words: &["btree", "hash", "gist", "spgist", "gin", "brin"],

@@ -15,6 +15,7 @@ use super::lookup;
 use super::rename_column::rename_column;
 use crate::error::OpError;
 use crate::expressions::{new_value, old_value, rewrite_logical, rewrite_physical};
+use crate::keywords::DEFAULT_INDEX_METHOD;
 use crate::names::temp_name;
 use crate::plan::OperationSteps;
 use crate::quote::ident;
@@ -358,7 +359,7 @@ impl AlterColumn {
                 final_name: ix.name.clone(),
                 unique: ix.unique,
                 method: if ix.method.is_empty() {
-                    "btree".into()
+                    DEFAULT_INDEX_METHOD.into()
                 } else {
                     ix.method.clone()
                 },

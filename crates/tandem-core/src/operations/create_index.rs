@@ -7,7 +7,7 @@ use super::lookup;
 use crate::ddl::{self, IndexBuild};
 use crate::error::OpError;
 use crate::expressions::{new_value, rewrite_logical};
-use crate::keywords::{INDEX_METHODS, NULLS_ORDERS, SORT_ORDERS};
+use crate::keywords::{DEFAULT_INDEX_METHOD, INDEX_METHODS, NULLS_ORDERS, SORT_ORDERS};
 use crate::locks::LockMode;
 use crate::plan::{lock, OperationSteps, Step};
 use crate::quote::ident;
@@ -111,7 +111,7 @@ impl Plannable for CreateIndex {
         }
         let method = INDEX_METHODS
             .pick_opt("method", self.method.as_deref())?
-            .unwrap_or("btree");
+            .unwrap_or(DEFAULT_INDEX_METHOD);
         let elements = self
             .columns
             .iter()

@@ -4,6 +4,7 @@
 
 use super::parts::{StartParts, SyncedTable, TableSteps};
 use crate::ddl::{self, IndexBuild, IndexConstraint, References};
+use crate::keywords::DEFAULT_INDEX_METHOD;
 use crate::locks::LockMode;
 use crate::names::temp_name;
 use crate::plan::{lock, Step};
@@ -183,7 +184,7 @@ fn indexes(t: &SyncedTable, new: &str, spec: &NewColumn, out: &mut TableSteps) {
             &IndexBuild {
                 name,
                 unique: true,
-                method: Some("btree"),
+                method: Some(DEFAULT_INDEX_METHOD),
                 elements: IndexBuild::columns(&[new.to_string()]),
                 ..IndexBuild::default()
             },

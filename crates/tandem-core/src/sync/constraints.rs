@@ -6,6 +6,7 @@
 use super::columns::build;
 use super::parts::{StartParts, SyncedTable, TableSteps};
 use crate::ddl::{self, IndexBuild, IndexConstraint, References};
+use crate::keywords::DEFAULT_INDEX_METHOD;
 use crate::locks::LockMode;
 use crate::plan::lock;
 use crate::schema::{ConstraintKind, NewTableConstraint, RowCheck};
@@ -69,7 +70,7 @@ pub(super) fn add(
                 &IndexBuild {
                     name: &c.name,
                     unique: true,
-                    method: Some("btree"),
+                    method: Some(DEFAULT_INDEX_METHOD),
                     elements: IndexBuild::columns(&c.columns),
                     nulls_not_distinct: c.nulls_not_distinct,
                     ..IndexBuild::default()
