@@ -9,6 +9,7 @@ use crate::timer::StepTimer;
 use crate::BoxError;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tandem_core::quote::ident;
 use tandem_core::Migration;
 use tandem_pg::{ConnectOptions, Engine, Settings};
 use tokio_postgres::Client;
@@ -229,7 +230,7 @@ async fn new_numeric_column(client: &Client) -> Result<String, BoxError> {
 async fn wrong_rows(client: &Client, column: &str) -> Result<i64, BoxError> {
     let sql = format!(
         "SELECT count(*) FROM public.items WHERE {} IS DISTINCT FROM CAST(price AS numeric)",
-        quote_ident(column)
+        ident(column)
     );
     client
         .query_one(sql.as_str(), &[])
@@ -246,7 +247,7 @@ async fn check_filled(client: &Client, column: &str) -> Result<(), BoxError> {
         let sql = format!(
             "SELECT format('id %s: price %L, %s %L', id, price, $1::text, {col}) FROM public.items
              WHERE {col} IS DISTINCT FROM CAST(price AS numeric) ORDER BY id LIMIT 5",
-            col = quote_ident(column)
+            col = ident(column)
         );
         let examples: Vec<String> = client
             .query(sql.as_str(), &[&column])
@@ -264,9 +265,4 @@ async fn check_filled(client: &Client, column: &str) -> Result<(), BoxError> {
         .into());
     }
     Ok(())
-}
-
-/// `"name"`, for the one identifier the bench did not write itself.
-fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }

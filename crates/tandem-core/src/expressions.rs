@@ -2,7 +2,7 @@
 //! here they become SQL over physical columns, through the PostgreSQL parser (tandem-sql),
 //! never by substring replacement.
 
-use crate::operations::OpError;
+use crate::error::OpError;
 use crate::quote::ident;
 use crate::schema::{Column, Schema, Table};
 use std::collections::BTreeMap;

@@ -20,6 +20,11 @@ pub fn temp_name(kind: &str, base: &str) -> String {
     format!("_tandem_{kind}_{keep}_{hash:08x}")
 }
 
+/// PostgreSQL's default name for the UNIQUE constraint of one column: `<table>_<column>_key`.
+pub fn unique_key_name(table: &str, column: &str) -> String {
+    format!("{table}_{column}_key")
+}
+
 /// FNV-1a, 32 bits: stable across versions and platforms (unlike std's hasher).
 fn fnv1a(s: &str) -> u32 {
     let mut h: u32 = 0x811c_9dc5;

@@ -36,9 +36,59 @@ impl fmt::Display for Phase {
 /// The lock a step takes on one relation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TableLock {
-    /// Schema-qualified relation name, for display.
-    pub relation: String,
+    pub relation: Relation,
     pub mode: LockMode,
+}
+
+/// A table (or other relation) of the database: its schema and its name, both exact.
+///
+/// Displayed as `schema.name` for people; [`Relation::quoted`] is the form for SQL, so a
+/// mixed-case or oddly named table is found (`to_regclass('"public"."Users"')`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Relation {
+    pub schema: String,
+    pub name: String,
+}
+
+impl Relation {
+    pub fn new(schema: impl Into<String>, name: impl Into<String>) -> Relation {
+        Relation {
+            schema: schema.into(),
+            name: name.into(),
+        }
+    }
+
+    /// `"schema"."name"`, through the one quoting function.
+    pub fn quoted(&self) -> String {
+        crate::quote::qualified(&self.schema, &self.name)
+    }
+}
+
+impl fmt::Display for Relation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.schema, self.name)
+    }
+}
+
+/// Plans stored before relations were typed hold `"schema.name"`: read it at the first dot
+/// (the schema tandem was given; it has no dot in practice), so a migration started by an
+/// older tandem can still be completed or rolled back.
+impl<'de> Deserialize<'de> for Relation {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Stored {
+            Typed { schema: String, name: String },
+            Display(String),
+        }
+        Ok(match Stored::deserialize(deserializer)? {
+            Stored::Typed { schema, name } => Relation { schema, name },
+            Stored::Display(text) => match text.split_once('.') {
+                Some((schema, name)) => Relation::new(schema, name),
+                None => Relation::new("", text),
+            },
+        })
+    }
 }
 
 /// What a step does.
@@ -183,7 +233,30 @@ pub struct OperationSteps {
 /// A lock on a relation of the migrated schema.
 pub fn lock(schema: &str, relation: &str, mode: LockMode) -> TableLock {
     TableLock {
-        relation: format!("{schema}.{relation}"),
+        relation: Relation::new(schema, relation),
         mode,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_relation_is_quoted_for_sql_and_plain_for_people() {
+        let r = Relation::new("public", "Mixed Case");
+        assert_eq!(r.quoted(), "\"public\".\"Mixed Case\"");
+        assert_eq!(r.to_string(), "public.Mixed Case");
+    }
+
+    #[test]
+    fn locks_of_plans_stored_by_older_versions_still_read() {
+        let old: TableLock =
+            serde_json::from_str(r#"{"relation":"public.Users","mode":"ACCESS_EXCLUSIVE"}"#)
+                .unwrap();
+        assert_eq!(old.relation, Relation::new("public", "Users"));
+        let new = lock("s", "t.x", LockMode::RowShare);
+        let json = serde_json::to_string(&new).unwrap();
+        assert_eq!(serde_json::from_str::<TableLock>(&json).unwrap(), new);
     }
 }

@@ -1,11 +1,11 @@
 //! Compiles a migration into a plan against the logical schema, validating every operation
 //! on the way. Pure: the schema and the facts about the server come in as values.
 
-use crate::locks::LockMode;
+use crate::ddl;
 use crate::migration::Migration;
-use crate::operations::{check_identifier_pub, Operation, PlanContext};
-use crate::plan::{lock, Action, Plan, Step};
-use crate::quote::{ident, qualified};
+use crate::operations::{check_identifier, Operation, PlanContext};
+use crate::plan::{Action, Plan, Step};
+use crate::quote::ident;
 use crate::schema::Schema;
 use crate::sync::{self, TableSteps, Versions};
 use crate::versions::{default_version_schema_name, views_of, VersionSchema};
@@ -44,15 +44,25 @@ pub struct Probe {
     pub kind: ProbeKind,
 }
 
-/// How the expression is used, so it is checked the same way.
+/// What the expression is, which says how it is checked (in the shape of its real use).
 #[derive(Debug, Clone, PartialEq)]
 pub enum ProbeKind {
-    /// Assigned to this column (`UPDATE ... SET column = expression`).
-    Assign(String),
+    /// `up`: assigned to this new column (`UPDATE ... SET column = expression`).
+    Up(String),
+    /// `down`: assigned to this old column for rows the new version writes.
+    Down(String),
     /// A boolean condition (a CHECK).
     Condition,
     /// The default of this column.
     Default(String),
+}
+
+impl ProbeKind {
+    /// Whether a failed check refuses the migration. A bad `down` only matters once the new
+    /// version writes, and pgroll's own examples carry one, so it is a warning instead.
+    pub fn must_hold(&self) -> bool {
+        !matches!(self, ProbeKind::Down(_))
+    }
 }
 
 /// Plans `migration` against `schema` (the schema as the previous version sees it).
@@ -73,7 +83,7 @@ pub fn plan_migration(
         .version_schema
         .clone()
         .unwrap_or_else(|| default_version_schema_name(&ctx.schema, &migration.name));
-    check_identifier_pub("version schema", &version_schema).map_err(|e| {
+    check_identifier("version schema", &version_schema).map_err(|e| {
         whole(
             e.message,
             "set a shorter `version_schema:` in the migration file, or shorten the file name",
@@ -275,37 +285,23 @@ pub fn plan_migration(
 fn rename_pass(ctx: &PlanContext, logical: &Schema) -> Vec<Step> {
     let mut steps = Vec::new();
     for t in &logical.tables {
-        let renames: Vec<String> = t
+        let renames: Vec<(&str, &str)> = t
             .columns
             .iter()
             .filter(|c| c.name != c.physical)
-            .map(|c| {
-                format!(
-                    "ALTER TABLE {} RENAME COLUMN {} TO {}",
-                    qualified(&ctx.schema, &t.physical),
-                    ident(&c.physical),
-                    ident(&c.name)
-                )
-            })
+            .map(|c| (c.physical.as_str(), c.name.as_str()))
             .collect();
         if !renames.is_empty() {
-            steps.push(Step::sql(
+            steps.push(ddl::rename_columns_step(
                 format!("rename the columns of {} to their new names", t.name),
-                renames,
-                vec![lock(&ctx.schema, &t.physical, LockMode::AccessExclusive)],
+                &ctx.schema,
+                &t.physical,
+                &renames,
             ));
         }
     }
     for t in logical.tables.iter().filter(|t| t.name != t.physical) {
-        steps.push(Step::sql(
-            format!("rename table {} to {}", t.physical, t.name),
-            vec![format!(
-                "ALTER TABLE {} RENAME TO {}",
-                qualified(&ctx.schema, &t.physical),
-                ident(&t.name)
-            )],
-            vec![lock(&ctx.schema, &t.physical, LockMode::AccessExclusive)],
-        ));
+        steps.push(ddl::rename_table_step(&ctx.schema, &t.physical, &t.name));
     }
     steps
 }
@@ -343,14 +339,14 @@ fn probes_of(schema: &Schema) -> Vec<Probe> {
                 push(
                     format!("`up` of {}.{new}", t.name),
                     up,
-                    ProbeKind::Assign(new.clone()),
+                    ProbeKind::Up(new.clone()),
                 );
             }
             if let (Some(old), Some(down)) = (&s.old_physical, &s.down) {
                 push(
                     format!("`down` for {}.{old}", t.name),
                     down,
-                    ProbeKind::Assign(old.clone()),
+                    ProbeKind::Down(old.clone()),
                 );
             }
             if let Some(spec) = &s.new_column {

@@ -339,7 +339,7 @@ pub(crate) async fn check_probes(
         };
         // The same statement shape as the real use, so the same coercions apply.
         let check = match &p.kind {
-            tandem_core::ProbeKind::Assign(column) => {
+            tandem_core::ProbeKind::Up(column) | tandem_core::ProbeKind::Down(column) => {
                 format!(
                     "EXPLAIN UPDATE {} SET {} = ({})",
                     ident(&probe),
@@ -366,7 +366,7 @@ pub(crate) async fn check_probes(
             .await
             .map_err(|e| Error::db("checking expressions", e))?;
         if let Err(e) = tx.execute(check.as_str(), &[]).await {
-            if p.what.starts_with("`down`") {
+            if !p.kind.must_hold() {
                 warnings.push(format!(
                     "{} is not valid SQL for this table ({}): rows the new version writes will fail until it is fixed",
                     p.what,

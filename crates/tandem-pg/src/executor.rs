@@ -254,7 +254,7 @@ impl Executor<'_> {
                             date_trunc('second', now() - a.xact_start), left(a.query, 120)) \
                      FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
                      WHERE l.relation = to_regclass($1) AND l.granted AND l.pid <> pg_backend_pid()",
-                    &[&l.relation],
+                    &[&l.relation.quoted()],
                 )
                 .await
             {

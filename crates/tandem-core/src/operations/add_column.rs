@@ -5,14 +5,16 @@
 //! at complete. A NOT NULL column needs a constant default (or `up`, a backfill).
 
 use super::column::{column_definition, references_clause, ColumnDef};
-use super::{check_identifier, default_key, no_such_table, OpError, PlanContext, Plannable};
+use super::lifecycle::{check_identifier, default_key, PlanContext, Plannable};
+use super::lookup;
+use crate::ddl::{self, IndexBuild, IndexConstraint};
+use crate::error::OpError;
 use crate::expressions::{new_value, old_value, rewrite_logical};
 use crate::locks::LockMode;
+use crate::names::unique_key_name;
 use crate::plan::{lock, OperationSteps, Step};
-use crate::quote::{ident, literal, qualified};
-use crate::schema::{
-    Column, Constraint, ConstraintKind, NewCheck, NewColumn, NewForeignKey, Schema, SyncColumn,
-};
+use crate::quote::qualified;
+use crate::schema::{Column, NewCheck, NewColumn, Schema, SyncColumn};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,9 +31,7 @@ impl Plannable for AddColumn {
     fn plan(&self, ctx: &PlanContext, schema: &mut Schema) -> Result<OperationSteps, OpError> {
         let col = &self.column;
         check_identifier("column", &col.name)?;
-        let table = schema
-            .table(&self.table)
-            .ok_or_else(|| no_such_table(schema, &self.table))?;
+        let table = lookup::table(schema, &self.table)?;
         if table.physical_column_taken(&col.name) {
             return Err(OpError::new(
                 format!("table `{}` already has a column `{}`", self.table, col.name),
@@ -82,12 +82,8 @@ impl Plannable for AddColumn {
             LockMode::AccessExclusive,
         )];
         if let Some(fk) = &mut col.references {
-            let target = schema
-                .table(&fk.table)
-                .ok_or_else(|| no_such_table(schema, &fk.table))?;
-            let target_col = target
-                .column(&fk.column)
-                .ok_or_else(|| super::no_such_column(target, &fk.column))?;
+            let target = lookup::table(schema, &fk.table)?;
+            let target_col = lookup::column(target, &fk.column)?;
             fk.column = target_col.physical.clone();
             fk.table = target.physical.clone();
             locks.push(lock(&ctx.schema, &fk.table, LockMode::ShareRowExclusive));
@@ -102,123 +98,76 @@ impl Plannable for AddColumn {
         if !fresh {
             if let Some(check) = &col.check {
                 check_identifier("constraint", &check.name)?;
-                start_statements.push(format!(
-                    "ALTER TABLE {q_table} ADD CONSTRAINT {} CHECK ({}) NOT VALID",
-                    ident(&check.name),
-                    check.constraint
+                start_statements.push(ddl::add_check_not_valid(
+                    &q_table,
+                    &check.name,
+                    &check.constraint,
                 ));
-                complete.push(validate_step(ctx, &physical_table, &check.name, None));
+                complete.push(ddl::validate_step(
+                    &ctx.schema,
+                    &physical_table,
+                    &check.name,
+                    None,
+                ));
             }
             if let Some(fk) = &col.references {
                 check_identifier("constraint", &fk.name)?;
-                start_statements.push(format!(
-                    "ALTER TABLE {q_table} ADD CONSTRAINT {} FOREIGN KEY ({}) {} NOT VALID",
-                    ident(&fk.name),
-                    ident(&col.name),
-                    references_clause(
-                        &ctx.schema,
-                        &fk.table,
-                        std::slice::from_ref(&fk.column),
-                        &fk.on_delete,
-                        &fk.on_update,
-                        &fk.match_type,
-                        fk.deferrable,
-                        fk.initially_deferred
-                    )?
+                let references = references_clause(
+                    &ctx.schema,
+                    &fk.table,
+                    std::slice::from_ref(&fk.column),
+                    &fk.on_delete,
+                    &fk.on_update,
+                    &fk.match_type,
+                    fk.deferrable,
+                    fk.initially_deferred,
+                )?;
+                start_statements.push(ddl::add_foreign_key_not_valid(
+                    &q_table,
+                    &fk.name,
+                    std::slice::from_ref(&col.name),
+                    &references,
                 ));
-                complete.push(validate_step(
-                    ctx,
+                complete.push(ddl::validate_step(
+                    &ctx.schema,
                     &physical_table,
                     &fk.name,
                     Some(&fk.table),
                 ));
             }
             if col.unique {
-                let name = format!("{}_{}_key", physical_table, col.name);
+                let name = unique_key_name(&physical_table, &col.name);
                 check_identifier("index", &name)?;
-                start_extra.push(
-                    Step::sql(
-                        format!("build the unique index {name} without blocking writes"),
-                        vec![
-                            format!(
-                                "DROP INDEX CONCURRENTLY IF EXISTS {}",
-                                qualified(&ctx.schema, &name)
-                            ),
-                            format!(
-                                "CREATE UNIQUE INDEX CONCURRENTLY {} ON {q_table} ({})",
-                                ident(&name),
-                                ident(&col.name)
-                            ),
-                        ],
-                        vec![lock(
-                            &ctx.schema,
-                            &physical_table,
-                            LockMode::ShareUpdateExclusive,
-                        )],
-                    )
-                    .non_transactional(),
-                );
-                complete.push(Step::sql(
+                start_extra.push(ddl::build_index_step(
+                    format!("build the unique index {name} without blocking writes"),
+                    &ctx.schema,
+                    &physical_table,
+                    &IndexBuild {
+                        name: &name,
+                        unique: true,
+                        elements: IndexBuild::columns(std::slice::from_ref(&col.name)),
+                        ..IndexBuild::default()
+                    },
+                ));
+                complete.push(ddl::attach_index_step(
                     format!("attach the unique index {name} as a constraint"),
-                    vec![format!(
-                        "ALTER TABLE {q_table} ADD CONSTRAINT {} UNIQUE USING INDEX {}",
-                        ident(&name),
-                        ident(&name)
-                    )],
-                    vec![lock(
-                        &ctx.schema,
-                        &physical_table,
-                        LockMode::AccessExclusive,
-                    )],
+                    &ctx.schema,
+                    &physical_table,
+                    &name,
+                    IndexConstraint::Unique,
+                    &name,
                 ));
             }
         }
         if let Some(comment) = &col.comment {
-            start_statements.push(format!(
-                "COMMENT ON COLUMN {q_table}.{} IS {}",
-                ident(&col.name),
-                literal(comment)
-            ));
+            start_statements.push(ddl::comment_on_column(&q_table, &col.name, comment));
         }
 
-        let table = schema
-            .table_mut(&self.table)
-            .ok_or_else(|| no_such_table_plain(&self.table))?;
-        table.columns.push(Column {
-            name: col.name.clone(),
-            physical: col.name.clone(),
-            data_type: col.data_type.clone(),
-            nullable: col.is_nullable(),
-            default: col.default.clone(),
-            generated: col.is_generated(),
-            comment: col.comment.clone(),
-            referenced: false,
-        });
-        for (name, kind) in [
-            (
-                col.check.as_ref().map(|c| c.name.clone()),
-                ConstraintKind::Check,
-            ),
-            (
-                col.references.as_ref().map(|r| r.name.clone()),
-                ConstraintKind::ForeignKey,
-            ),
-            (
-                col.unique
-                    .then(|| format!("{}_{}_key", physical_table, col.name)),
-                ConstraintKind::Unique,
-            ),
-        ] {
-            if let Some(name) = name {
-                table.constraints.push(Constraint {
-                    name,
-                    kind,
-                    columns: vec![col.name.clone()],
-                    expression: None,
-                    references: None,
-                });
-            }
-        }
+        let table = lookup::table_mut(schema, &self.table)?;
+        table.columns.push(col.logical_column());
+        table
+            .constraints
+            .extend(col.logical_constraints(&physical_table));
 
         let mut start = vec![Step::sql(
             format!("add column {}.{}", self.table, col.name),
@@ -229,17 +178,11 @@ impl Plannable for AddColumn {
         Ok(OperationSteps {
             start,
             complete,
-            rollback: vec![Step::sql(
-                format!("drop the new column {}.{}", self.table, col.name),
-                vec![format!(
-                    "ALTER TABLE IF EXISTS {q_table} DROP COLUMN IF EXISTS {}",
-                    ident(&col.name)
-                )],
-                vec![lock(
-                    &ctx.schema,
-                    &physical_table,
-                    LockMode::AccessExclusive,
-                )],
+            rollback: vec![ddl::drop_new_column_step(
+                &self.table,
+                &ctx.schema,
+                &physical_table,
+                &col.name,
             )],
             ..OperationSteps::default()
         })
@@ -266,9 +209,7 @@ impl AddColumn {
             ));
         }
         let snapshot = schema.clone();
-        let table = snapshot
-            .table(&self.table)
-            .ok_or_else(|| no_such_table(&snapshot, &self.table))?;
+        let table = lookup::table(&snapshot, &self.table)?;
         let up_source = self.up.clone().unwrap_or_default();
         let up = rewrite_logical("up", &up_source, &snapshot, table, |c| old_value(table, c))?;
         let mut spec = NewColumn {
@@ -300,38 +241,15 @@ impl AddColumn {
             });
         }
         if let Some(fk) = &col.references {
-            check_identifier("constraint", &fk.name)?;
-            let target = snapshot
-                .table(&fk.table)
-                .ok_or_else(|| no_such_table(&snapshot, &fk.table))?;
-            let target_col = target
-                .column(&fk.column)
-                .ok_or_else(|| super::no_such_column(target, &fk.column))?;
-            spec.foreign_keys.push(NewForeignKey {
-                name: fk.name.clone(),
-                table: target.physical.clone(),
-                column: target_col.physical.clone(),
-                on_delete: super::column::referential_action("on_delete", &fk.on_delete)?,
-            });
+            spec.foreign_keys.push(fk.resolve(&snapshot)?);
         }
         if col.unique {
-            let name = format!("{}_{}_key", table.physical, col.name);
+            let name = unique_key_name(&table.physical, &col.name);
             check_identifier("constraint", &name)?;
             spec.unique.push(name);
         }
-        let t = schema
-            .table_mut(&self.table)
-            .ok_or_else(|| no_such_table_plain(&self.table))?;
-        t.columns.push(Column {
-            name: col.name.clone(),
-            physical: col.name.clone(),
-            data_type: col.data_type.clone(),
-            nullable: col.is_nullable(),
-            default: col.default.clone(),
-            generated: false,
-            comment: col.comment.clone(),
-            referenced: false,
-        });
+        let t = lookup::table_mut(schema, &self.table)?;
+        t.columns.push(col.logical_column());
         t.sync.push(SyncColumn {
             old_physical: None,
             new_physical: Some(col.name.clone()),
@@ -341,33 +259,4 @@ impl AddColumn {
         });
         Ok(OperationSteps::default())
     }
-}
-
-fn no_such_table_plain(table: &str) -> OpError {
-    OpError::new(
-        format!("table `{table}` does not exist"),
-        "check the table name",
-    )
-}
-
-/// `VALIDATE CONSTRAINT` scans the table but lets reads and writes go on.
-pub(crate) fn validate_step(
-    ctx: &PlanContext,
-    table: &str,
-    constraint: &str,
-    referenced: Option<&str>,
-) -> Step {
-    let mut locks = vec![lock(&ctx.schema, table, LockMode::ShareUpdateExclusive)];
-    if let Some(r) = referenced {
-        locks.push(lock(&ctx.schema, r, LockMode::RowShare));
-    }
-    Step::sql(
-        format!("validate constraint {constraint}"),
-        vec![format!(
-            "ALTER TABLE {} VALIDATE CONSTRAINT {}",
-            qualified(&ctx.schema, table),
-            ident(constraint)
-        )],
-        locks,
-    )
 }

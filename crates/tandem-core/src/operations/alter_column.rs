@@ -9,17 +9,19 @@
 //! comment are carried over. Several alter_columns of one column compose: the later one's `up`
 //! is applied to the earlier one's result, and the `down`s in reverse.
 
-use super::column::{referential_action, CheckDef, ForeignKeyDef};
+use super::column::{CheckDef, ForeignKeyDef};
+use super::lifecycle::{check_identifier, PlanContext, Plannable};
+use super::lookup;
 use super::rename_column::rename_column;
-use super::{check_identifier, no_such_column, no_such_table, OpError, PlanContext, Plannable};
+use crate::error::OpError;
 use crate::expressions::{new_value, old_value, rewrite_logical, rewrite_physical};
+use crate::keywords::DEFAULT_INDEX_METHOD;
 use crate::names::temp_name;
 use crate::plan::OperationSteps;
 use crate::quote::ident;
-use crate::schema::{
-    CarriedIndex, ConstraintKind, NewCheck, NewColumn, NewForeignKey, Schema, SyncColumn,
-};
+use crate::schema::{CarriedIndex, ConstraintKind, NewCheck, NewColumn, Schema, SyncColumn};
 use serde::{Deserialize, Deserializer, Serialize};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -73,6 +75,26 @@ fn present_or_null<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<Stri
 }
 
 impl AlterColumn {
+    /// An alter_column of `table.column` that changes nothing yet: the base of the copies
+    /// drop_constraint, create_constraint and drop_multicolumn_constraint make.
+    pub(crate) fn copy_of(table: &str, column: &str) -> AlterColumn {
+        AlterColumn {
+            table: table.to_string(),
+            column: column.to_string(),
+            name: None,
+            data_type: None,
+            up: None,
+            down: None,
+            nullable: None,
+            default: None,
+            comment: None,
+            check: None,
+            unique: None,
+            references: None,
+            without_constraint: None,
+        }
+    }
+
     fn changes_data(&self) -> bool {
         self.without_constraint.is_some()
             || self.data_type.is_some()
@@ -112,12 +134,8 @@ impl Plannable for AlterColumn {
 impl AlterColumn {
     pub(crate) fn plan_change(&self, schema: &mut Schema) -> Result<(), OpError> {
         let snapshot = schema.clone();
-        let table = snapshot
-            .table(&self.table)
-            .ok_or_else(|| no_such_table(&snapshot, &self.table))?;
-        let col = table
-            .column(&self.column)
-            .ok_or_else(|| no_such_column(table, &self.column))?;
+        let table = lookup::table(&snapshot, &self.table)?;
+        let col = lookup::column(table, &self.column)?;
         let what = format!("`{}.{}`", self.table, self.column);
         if table.primary_key.contains(&self.column) {
             return Err(OpError::new(
@@ -260,26 +278,12 @@ impl AlterColumn {
             spec.unique.push(u.name.clone());
         }
         if let Some(fk) = &self.references {
-            check_identifier("constraint", &fk.name)?;
-            let target = snapshot
-                .table(&fk.table)
-                .ok_or_else(|| no_such_table(&snapshot, &fk.table))?;
-            let target_col = target
-                .column(&fk.column)
-                .ok_or_else(|| no_such_column(target, &fk.column))?;
-            spec.foreign_keys.push(NewForeignKey {
-                name: fk.name.clone(),
-                table: target.physical.clone(),
-                column: target_col.physical.clone(),
-                on_delete: referential_action("on_delete", &fk.on_delete)?,
-            });
+            spec.foreign_keys.push(fk.resolve(&snapshot)?);
         }
         let (nullable, default, comment) =
             (!spec.not_null, spec.default.clone(), spec.comment.clone());
 
-        let t = schema
-            .table_mut(&self.table)
-            .ok_or_else(|| no_such_table(&snapshot, &self.table))?;
+        let t = lookup::table_mut(schema, &self.table)?;
         if existing.is_none() {
             merge_shared_carry_overs(t, &mut sync, &col.physical, &new_physical);
             carry_foreign_keys(
@@ -308,12 +312,8 @@ impl AlterColumn {
     /// The new column as a copy of the old one: default, NOT NULL, comment, CHECKs, indexes and
     /// unique constraints.
     fn carried_over(&self, schema: &Schema, new_physical: &str) -> Result<NewColumn, OpError> {
-        let table = schema
-            .table(&self.table)
-            .ok_or_else(|| no_such_table(schema, &self.table))?;
-        let col = table
-            .column(&self.column)
-            .ok_or_else(|| no_such_column(table, &self.column))?;
+        let table = lookup::table(schema, &self.table)?;
+        let col = lookup::column(table, &self.column)?;
         let mut spec = NewColumn {
             data_type: col.data_type.clone(),
             default: col.default.clone(),
@@ -359,7 +359,7 @@ impl AlterColumn {
                 final_name: ix.name.clone(),
                 unique: ix.unique,
                 method: if ix.method.is_empty() {
-                    "btree".into()
+                    DEFAULT_INDEX_METHOD.into()
                 } else {
                     ix.method.clone()
                 },
@@ -369,6 +369,39 @@ impl AlterColumn {
         }
         Ok(spec)
     }
+}
+
+/// Copies `columns` of `table` like alter_column (each with its `up`/`down`, identity when
+/// absent), optionally leaving out constraint `without`.
+pub(crate) fn copy_columns(
+    schema: &mut Schema,
+    table: &str,
+    columns: &[String],
+    up: &BTreeMap<String, String>,
+    down: &BTreeMap<String, String>,
+    without: Option<&str>,
+) -> Result<(), OpError> {
+    for key in up.keys().chain(down.keys()) {
+        if !columns.contains(key) {
+            return Err(OpError::new(
+                format!("`up`/`down` name column `{key}`, which the constraint does not cover"),
+                format!(
+                    "give `up` and `down` for the constraint's columns only: {}",
+                    columns.join(", ")
+                ),
+            ));
+        }
+    }
+    for column in columns {
+        AlterColumn {
+            up: Some(up.get(column).cloned().unwrap_or_else(|| ident(column))),
+            down: Some(down.get(column).cloned().unwrap_or_else(|| ident(column))),
+            without_constraint: without.map(String::from),
+            ..AlterColumn::copy_of(table, column)
+        }
+        .plan_change(schema)?;
+    }
+    Ok(())
 }
 
 /// A CHECK or index over several columns is carried over once: when a second of its columns is

@@ -1,7 +1,13 @@
 //! Column and constraint definitions shared by create_table and add_column, and their DDL.
 
-use super::OpError;
-use crate::quote::{ident, qualified};
+use super::lifecycle::check_identifier;
+use super::lookup;
+use crate::ddl::{self, References};
+use crate::error::OpError;
+use crate::keywords::{IDENTITY_KINDS, MATCH_TYPES, REFERENTIAL_ACTIONS};
+use crate::names::unique_key_name;
+use crate::quote::ident;
+use crate::schema::{Column, Constraint, ConstraintKind, NewForeignKey, Schema};
 use serde::{Deserialize, Deserializer, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -162,6 +168,48 @@ pub(crate) fn sql_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>
 }
 
 impl ColumnDef {
+    /// The column as the logical schema holds it, under its own name.
+    pub(crate) fn logical_column(&self) -> Column {
+        Column {
+            name: self.name.clone(),
+            physical: self.name.clone(),
+            data_type: self.data_type.clone(),
+            nullable: self.is_nullable(),
+            default: self.default.clone(),
+            generated: self.is_generated(),
+            comment: self.comment.clone(),
+            referenced: false,
+        }
+    }
+
+    /// The constraints the column declares (UNIQUE, CHECK, REFERENCES), as the logical schema
+    /// of `table` holds them.
+    pub(crate) fn logical_constraints(&self, table: &str) -> Vec<Constraint> {
+        let unique = self.unique.then(|| unique_key_name(table, &self.name));
+        [
+            (unique, ConstraintKind::Unique),
+            (
+                self.check.as_ref().map(|c| c.name.clone()),
+                ConstraintKind::Check,
+            ),
+            (
+                self.references.as_ref().map(|r| r.name.clone()),
+                ConstraintKind::ForeignKey,
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(name, kind)| {
+            Some(Constraint {
+                name: name?,
+                kind,
+                columns: vec![self.name.clone()],
+                expression: None,
+                references: None,
+            })
+        })
+        .collect()
+    }
+
     /// pgroll's rule: NOT NULL unless `nullable: true`; primary key columns are never NULL.
     pub fn is_nullable(&self) -> bool {
         !self.pk && self.nullable.unwrap_or(false)
@@ -172,44 +220,72 @@ impl ColumnDef {
     }
 }
 
-/// A referential action, checked against the keywords PostgreSQL allows (it is spliced as SQL).
-pub(crate) fn referential_action(
-    what: &str,
-    value: &Option<String>,
-) -> Result<Option<String>, OpError> {
-    let Some(v) = value else { return Ok(None) };
-    let upper = v.trim().to_ascii_uppercase();
-    let allowed = [
-        "NO ACTION",
-        "RESTRICT",
-        "CASCADE",
-        "SET NULL",
-        "SET DEFAULT",
-    ];
-    if allowed.contains(&upper.as_str()) {
-        Ok(Some(upper))
-    } else {
-        Err(OpError::new(
-            format!("`{what}: {v}` is not a referential action"),
-            format!("use one of: {}", allowed.join(", ")),
-        ))
+/// A constraint definition must list its columns.
+pub(crate) fn require_columns(name: &str, columns: &[String]) -> Result<(), OpError> {
+    if columns.is_empty() {
+        return Err(OpError::new(
+            format!("constraint `{name}` lists no columns"),
+            "list them under `columns:`",
+        ));
+    }
+    Ok(())
+}
+
+/// A CHECK constraint definition's expression.
+pub(crate) fn require_check<'a>(name: &str, check: &'a Option<String>) -> Result<&'a str, OpError> {
+    check.as_deref().ok_or_else(|| {
+        OpError::new(
+            format!("check constraint `{name}` has no `check` expression"),
+            "add `check: <boolean SQL expression>`",
+        )
+    })
+}
+
+/// A FOREIGN KEY definition's target, referencing as many columns as it constrains.
+pub(crate) fn require_references<'a>(
+    name: &str,
+    columns: &[String],
+    references: &'a Option<TableReferenceDef>,
+) -> Result<&'a TableReferenceDef, OpError> {
+    let Some(r) = references else {
+        return Err(OpError::new(
+            format!("foreign key `{name}` has no `references`"),
+            "add `references: {table: ..., columns: [...]}`",
+        ));
+    };
+    if r.columns.len() != columns.len() {
+        return Err(OpError::new(
+            format!(
+                "foreign key `{name}` has {} columns but references {}",
+                columns.len(),
+                r.columns.len()
+            ),
+            "list as many referenced columns as constrained ones",
+        ));
+    }
+    Ok(r)
+}
+
+impl ForeignKeyDef {
+    /// The foreign key of a column the new version gets (alter_column, add_column with `up`),
+    /// its target resolved to physical names in `schema`.
+    pub(crate) fn resolve(&self, schema: &Schema) -> Result<NewForeignKey, OpError> {
+        check_identifier("constraint", &self.name)?;
+        let target = lookup::table(schema, &self.table)?;
+        let target_column = lookup::column(target, &self.column)?;
+        Ok(NewForeignKey {
+            name: self.name.clone(),
+            table: target.physical.clone(),
+            column: target_column.physical.clone(),
+            on_delete: REFERENTIAL_ACTIONS
+                .pick_opt("on_delete", self.on_delete.as_deref())?
+                .map(String::from),
+        })
     }
 }
 
-fn match_type(value: &Option<String>) -> Result<Option<String>, OpError> {
-    let Some(v) = value else { return Ok(None) };
-    let upper = v.trim().to_ascii_uppercase();
-    if ["SIMPLE", "FULL", "PARTIAL"].contains(&upper.as_str()) {
-        Ok(Some(upper))
-    } else {
-        Err(OpError::new(
-            format!("`match_type: {v}` is not a foreign key match type"),
-            "use SIMPLE, FULL or PARTIAL",
-        ))
-    }
-}
-
-/// `REFERENCES "s"."t" ("c") [MATCH ..] [ON DELETE ..] [ON UPDATE ..] [DEFERRABLE ..]`.
+/// `REFERENCES "s"."t" ("c") [MATCH ..] [ON DELETE ..] [ON UPDATE ..] [DEFERRABLE ..]`, every
+/// keyword checked against its allow-list first.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn references_clause(
     schema: &str,
@@ -217,35 +293,20 @@ pub(crate) fn references_clause(
     columns: &[String],
     on_delete: &Option<String>,
     on_update: &Option<String>,
-    match_kind: &Option<String>,
+    match_type: &Option<String>,
     deferrable: bool,
     initially_deferred: bool,
 ) -> Result<String, OpError> {
-    let cols = columns
-        .iter()
-        .map(|c| ident(c))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let mut out = format!("REFERENCES {} ({cols})", qualified(schema, table));
-    if let Some(m) = match_type(match_kind)? {
-        out.push_str(&format!(" MATCH {m}"));
-    }
-    if let Some(a) = referential_action("on_delete", on_delete)? {
-        out.push_str(&format!(" ON DELETE {a}"));
-    }
-    if let Some(a) = referential_action("on_update", on_update)? {
-        out.push_str(&format!(" ON UPDATE {a}"));
-    }
-    out.push_str(&deferrable_clause(deferrable, initially_deferred));
-    Ok(out)
-}
-
-pub(crate) fn deferrable_clause(deferrable: bool, initially_deferred: bool) -> String {
-    match (deferrable, initially_deferred) {
-        (true, true) => " DEFERRABLE INITIALLY DEFERRED".into(),
-        (true, false) => " DEFERRABLE".into(),
-        _ => String::new(),
-    }
+    Ok(ddl::references_clause(&References {
+        schema,
+        table,
+        columns,
+        match_type: MATCH_TYPES.pick_opt("match_type", match_type.as_deref())?,
+        on_delete: REFERENTIAL_ACTIONS.pick_opt("on_delete", on_delete.as_deref())?,
+        on_update: REFERENTIAL_ACTIONS.pick_opt("on_update", on_update.as_deref())?,
+        deferrable,
+        initially_deferred,
+    }))
 }
 
 /// The column's definition inside CREATE TABLE or ADD COLUMN. Constraints that need care on
@@ -260,21 +321,12 @@ pub(crate) fn column_definition(
         match (&generated.expression, &generated.identity) {
             (Some(expr), None) => out.push_str(&format!(" GENERATED ALWAYS AS ({expr}) STORED")),
             (None, Some(identity)) => {
-                let when = match identity
-                    .user_specified_values
-                    .as_deref()
-                    .map(|s| s.trim().to_ascii_uppercase())
-                    .as_deref()
-                {
-                    None | Some("ALWAYS") => "ALWAYS",
-                    Some("BY DEFAULT") => "BY DEFAULT",
-                    Some(other) => {
-                        return Err(OpError::new(
-                            format!("`user_specified_values: {other}` is not valid"),
-                            "use ALWAYS or BY DEFAULT",
-                        ))
-                    }
-                };
+                let when = IDENTITY_KINDS
+                    .pick_opt(
+                        "user_specified_values",
+                        identity.user_specified_values.as_deref(),
+                    )?
+                    .unwrap_or("ALWAYS");
                 out.push_str(&format!(" GENERATED {when} AS IDENTITY"));
                 if let Some(opts) = &identity.sequence_options {
                     out.push_str(&format!(" ({opts})"));

@@ -1,14 +1,18 @@
 //! `create_table`: a new table, visible only to the new version until complete.
 
 use super::column::{
-    column_definition, deferrable_clause, is_false, references_clause, ColumnDef,
-    TableConstraintDef,
+    column_definition, is_false, references_clause, require_check, require_columns,
+    require_references, ColumnDef, TableConstraintDef,
 };
-use super::{check_identifier, no_such_column, no_such_table, OpError, PlanContext, Plannable};
+use super::lifecycle::{check_identifier, PlanContext, Plannable};
+use super::lookup;
+use crate::ddl::{self, deferrable_clause};
+use crate::error::OpError;
+use crate::keywords::INDEX_METHODS;
 use crate::locks::LockMode;
 use crate::plan::{lock, OperationSteps, Step};
 use crate::quote::{ident, literal, qualified};
-use crate::schema::{Column, Constraint, ConstraintKind, Schema, Table};
+use crate::schema::{Constraint, ConstraintKind, Schema, Table};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -72,45 +76,10 @@ impl Plannable for CreateTable {
             if col.pk {
                 table.primary_key.push(col.name.clone());
             }
-            if col.unique {
-                table.constraints.push(Constraint {
-                    name: format!("{}_{}_key", self.name, col.name),
-                    kind: ConstraintKind::Unique,
-                    columns: vec![col.name.clone()],
-                    expression: None,
-                    references: None,
-                });
-            }
-            for (name, kind) in [
-                (
-                    col.check.as_ref().map(|c| c.name.clone()),
-                    ConstraintKind::Check,
-                ),
-                (
-                    col.references.as_ref().map(|r| r.name.clone()),
-                    ConstraintKind::ForeignKey,
-                ),
-            ] {
-                if let Some(name) = name {
-                    table.constraints.push(Constraint {
-                        name,
-                        kind,
-                        columns: vec![col.name.clone()],
-                        expression: None,
-                        references: None,
-                    });
-                }
-            }
-            table.columns.push(Column {
-                name: col.name.clone(),
-                physical: col.name.clone(),
-                data_type: col.data_type.clone(),
-                nullable: col.is_nullable(),
-                default: col.default.clone(),
-                generated: col.is_generated(),
-                comment: col.comment.clone(),
-                referenced: false,
-            });
+            table
+                .constraints
+                .extend(col.logical_constraints(&self.name));
+            table.columns.push(col.logical_column());
         }
         if !table.primary_key.is_empty() {
             if self.constraints.iter().any(|c| c.kind == "primary_key") {
@@ -147,11 +116,10 @@ impl Plannable for CreateTable {
             ));
         }
         for col in self.columns.iter().filter(|c| c.comment.is_some()) {
-            statements.push(format!(
-                "COMMENT ON COLUMN {}.{} IS {}",
-                qualified(&ctx.schema, &self.name),
-                ident(&col.name),
-                literal(col.comment.as_deref().unwrap_or_default())
+            statements.push(ddl::comment_on_column(
+                &qualified(&ctx.schema, &self.name),
+                &col.name,
+                col.comment.as_deref().unwrap_or_default(),
             ));
         }
         schema.tables.push(table);
@@ -191,10 +159,10 @@ impl CreateTable {
                 .flat_map(|p| p.include_columns.iter()),
         ) {
             if table.column(col).is_none() {
-                return Err(no_such_column(table, col));
+                return Err(lookup::no_such_column(table, col));
             }
         }
-        let cols = |list: &[String]| list.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
+        let cols = ddl::ident_list;
         let index_params = || {
             let mut s = String::new();
             if let Some(p) = &c.index_parameters {
@@ -210,16 +178,7 @@ impl CreateTable {
             }
             s
         };
-        let need_columns = || {
-            if c.columns.is_empty() {
-                Err(OpError::new(
-                    format!("constraint `{}` lists no columns", c.name),
-                    "list them under `columns:`",
-                ))
-            } else {
-                Ok(())
-            }
-        };
+        let need_columns = || require_columns(&c.name, &c.columns);
         let (kind, body) = match c.kind.as_str() {
             "primary_key" => {
                 need_columns()?;
@@ -242,34 +201,13 @@ impl CreateTable {
                 )
             }
             "check" => {
-                let Some(check) = &c.check else {
-                    return Err(OpError::new(
-                        format!("check constraint `{}` has no `check` expression", c.name),
-                        "add `check: <boolean SQL expression>`",
-                    ));
-                };
+                let check = require_check(&c.name, &c.check)?;
                 let ni = if c.no_inherit { " NO INHERIT" } else { "" };
                 (ConstraintKind::Check, format!("CHECK ({check}){ni}"))
             }
             "foreign_key" => {
                 need_columns()?;
-                let Some(r) = &c.references else {
-                    return Err(OpError::new(
-                        format!("foreign key `{}` has no `references`", c.name),
-                        "add `references: {table: ..., columns: [...]}`",
-                    ));
-                };
-                if r.columns.len() != c.columns.len() {
-                    return Err(OpError::new(
-                        format!(
-                            "foreign key `{}` has {} columns but references {}",
-                            c.name,
-                            c.columns.len(),
-                            r.columns.len()
-                        ),
-                        "list as many referenced columns as constrained ones",
-                    ));
-                }
+                let r = require_references(&c.name, &c.columns, &c.references)?;
                 let mut targets = Vec::new();
                 let mut target_table = String::new();
                 for col in &r.columns {
@@ -310,14 +248,13 @@ impl CreateTable {
                         "add `exclude: {index_method: ..., elements: ..., predicate: ...}`",
                     ));
                 };
-                let method = e.index_method.trim().to_ascii_lowercase();
-                if !["btree", "hash", "gist", "spgist", "gin", "brin"].contains(&method.as_str()) {
-                    return Err(OpError::new(
-                        format!("`index_method: {}` is not an index method", e.index_method),
-                        "use btree, hash, gist, spgist, gin or brin",
-                    ));
-                }
-                let mut body = format!("EXCLUDE USING {method} ({}){}", e.elements, index_params());
+                let method = INDEX_METHODS.pick("index_method", &e.index_method)?;
+                let mut body = format!(
+                    "EXCLUDE USING {} ({}){}",
+                    ident(method),
+                    e.elements,
+                    index_params()
+                );
                 if let Some(p) = &e.predicate {
                     body.push_str(&format!(" WHERE ({p})"));
                 }
@@ -341,7 +278,7 @@ impl CreateTable {
             "CONSTRAINT {} {body}{}",
             ident(&c.name),
             if kind == ConstraintKind::ForeignKey {
-                String::new()
+                ""
             } else {
                 deferrable_clause(c.deferrable, c.initially_deferred)
             }
@@ -361,14 +298,10 @@ fn resolve_reference(
     if table == this_table {
         return match this.column(column) {
             Some(c) => Ok((this_table.to_string(), c.physical.clone())),
-            None => Err(no_such_column(this, column)),
+            None => Err(lookup::no_such_column(this, column)),
         };
     }
-    let target = schema
-        .table(table)
-        .ok_or_else(|| no_such_table(schema, table))?;
-    let col = target
-        .column(column)
-        .ok_or_else(|| no_such_column(target, column))?;
+    let target = lookup::table(schema, table)?;
+    let col = lookup::column(target, column)?;
     Ok((target.physical.clone(), col.physical.clone()))
 }

@@ -1,7 +1,9 @@
 //! `drop_column`: the new version no longer sees the column; it is dropped at complete, so the
 //! old version keeps reading and writing it until then.
 
-use super::{no_such_column, no_such_table, OpError, PlanContext, Plannable};
+use super::lifecycle::{PlanContext, Plannable};
+use super::lookup;
+use crate::error::OpError;
 use crate::expressions::{new_value, rewrite_logical};
 use crate::locks::LockMode;
 use crate::plan::{lock, OperationSteps, Step};
@@ -21,12 +23,8 @@ pub struct DropColumn {
 
 impl Plannable for DropColumn {
     fn plan(&self, ctx: &PlanContext, schema: &mut Schema) -> Result<OperationSteps, OpError> {
-        let t = schema
-            .table(&self.table)
-            .ok_or_else(|| no_such_table(schema, &self.table))?;
-        let col = t
-            .column(&self.column)
-            .ok_or_else(|| no_such_column(t, &self.column))?;
+        let t = lookup::table(schema, &self.table)?;
+        let col = lookup::column(t, &self.column)?;
         if t.primary_key.contains(&self.column) {
             return Err(OpError::new(
                 format!("column `{}.{}` is part of the primary key", self.table, self.column),

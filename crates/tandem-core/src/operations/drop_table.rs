@@ -1,6 +1,8 @@
 //! `drop_table`: the new version no longer sees the table; it is dropped at complete.
 
-use super::{no_such_table, OpError, PlanContext, Plannable};
+use super::lifecycle::{PlanContext, Plannable};
+use super::lookup;
+use crate::error::OpError;
 use crate::locks::LockMode;
 use crate::plan::{lock, OperationSteps, Step};
 use crate::quote::qualified;
@@ -15,9 +17,7 @@ pub struct DropTable {
 
 impl Plannable for DropTable {
     fn plan(&self, ctx: &PlanContext, schema: &mut Schema) -> Result<OperationSteps, OpError> {
-        let t = schema
-            .table(&self.name)
-            .ok_or_else(|| no_such_table(schema, &self.name))?;
+        let t = lookup::table(schema, &self.name)?;
         let physical = t.physical.clone();
         schema.tables.retain(|t| t.name != self.name);
         Ok(OperationSteps {

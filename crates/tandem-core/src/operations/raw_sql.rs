@@ -2,7 +2,8 @@
 //! rollback. tandem cannot know what it changes, so the version schema is generated from the
 //! catalog after it runs, and an `up` run at start must be its migration's only operation.
 
-use super::{OpError, PlanContext, Plannable};
+use super::lifecycle::{PlanContext, Plannable};
+use crate::error::OpError;
 use crate::plan::{OperationSteps, Step};
 use crate::schema::Schema;
 use serde::{Deserialize, Serialize};

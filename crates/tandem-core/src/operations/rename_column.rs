@@ -1,7 +1,9 @@
 //! `rename_column`: the new version sees the new name at once; the physical column is renamed
 //! at complete (by the planner's final rename pass), so the old version keeps working.
 
-use super::{check_identifier, no_such_column, no_such_table, OpError, PlanContext, Plannable};
+use super::lifecycle::{check_identifier, PlanContext, Plannable};
+use super::lookup;
+use crate::error::OpError;
 use crate::plan::OperationSteps;
 use crate::schema::Schema;
 use serde::{Deserialize, Serialize};
@@ -29,12 +31,8 @@ pub(crate) fn rename_column(
     to: &str,
 ) -> Result<(), OpError> {
     check_identifier("column", to)?;
-    let t = schema
-        .table(table)
-        .ok_or_else(|| no_such_table(schema, table))?;
-    if t.column(from).is_none() {
-        return Err(no_such_column(t, from));
-    }
+    let t = lookup::table(schema, table)?;
+    lookup::column(t, from)?;
     if from == to {
         return Err(OpError::new(
             format!("rename_column renames `{table}.{from}` to its own name"),
@@ -47,12 +45,7 @@ pub(crate) fn rename_column(
             "choose another name",
         ));
     }
-    let Some(t) = schema.table_mut(table) else {
-        return Err(OpError::new(
-            format!("table `{table}` does not exist"),
-            "check the name",
-        ));
-    };
+    let t = lookup::table_mut(schema, table)?;
     for c in t.columns.iter_mut().filter(|c| c.name == from) {
         c.name = to.to_string();
     }

@@ -1,7 +1,9 @@
 //! `rename_table`: the new version's view has the new name at once; the physical table is
 //! renamed at complete (by the planner's final rename pass).
 
-use super::{check_identifier, no_such_table, OpError, PlanContext, Plannable};
+use super::lifecycle::{check_identifier, PlanContext, Plannable};
+use super::lookup;
+use crate::error::OpError;
 use crate::plan::OperationSteps;
 use crate::schema::Schema;
 use serde::{Deserialize, Serialize};
@@ -16,22 +18,14 @@ pub struct RenameTable {
 impl Plannable for RenameTable {
     fn plan(&self, _ctx: &PlanContext, schema: &mut Schema) -> Result<OperationSteps, OpError> {
         check_identifier("table", &self.to)?;
-        if schema.table(&self.from).is_none() {
-            return Err(no_such_table(schema, &self.from));
-        }
-        let from_physical = schema
-            .table(&self.from)
-            .map(|t| t.physical.clone())
-            .unwrap_or_default();
+        let from_physical = lookup::table(schema, &self.from)?.physical.clone();
         if self.to != from_physical && schema.name_taken(&self.to) {
             return Err(OpError::new(
                 format!("a table or index named `{}` already exists", self.to),
                 "choose another name",
             ));
         }
-        if let Some(t) = schema.table_mut(&self.from) {
-            t.name = self.to.clone();
-        }
+        lookup::table_mut(schema, &self.from)?.name = self.to.clone();
         Ok(OperationSteps::default())
     }
 }

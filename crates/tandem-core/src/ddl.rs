@@ -1,0 +1,421 @@
+//! The one place where tandem-core writes the DDL of a zero-downtime change: indexes built
+//! CONCURRENTLY (re-runnable), constraints added NOT VALID and validated later, indexes
+//! attached as constraints, and the renames of constraints, indexes, columns and tables
+//! (including the rename back of a copy to the name of what it replaces).
+//!
+//! Operations and the sync generator decide *what* to build and *when*; these functions only
+//! say how it is written, so every statement of one kind reads the same in every plan.
+//! Identifiers go through [`crate::quote`]; SQL fragments (expressions, keyword choices) come in
+//! already checked.
+
+use crate::locks::LockMode;
+use crate::plan::{lock, Step};
+use crate::quote::{ident, literal, qualified};
+
+/// A comma-separated list of quoted identifiers: `"a", "b"`.
+pub(crate) fn ident_list(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| ident(n))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// An index to build without blocking writes.
+#[derive(Debug, Default)]
+pub(crate) struct IndexBuild<'a> {
+    pub name: &'a str,
+    pub unique: bool,
+    /// The access method (quoted as an identifier); `None` leaves PostgreSQL's default.
+    pub method: Option<&'a str>,
+    /// The key elements as SQL: quoted columns, with their collation, opclass and order.
+    pub elements: Vec<String>,
+    pub nulls_not_distinct: bool,
+    /// `WITH (...)` storage parameters, already checked.
+    pub storage_parameters: Option<&'a str>,
+    /// `WHERE` predicate over physical columns, already rewritten.
+    pub predicate: Option<&'a str>,
+}
+
+impl IndexBuild<'_> {
+    /// Key elements from plain physical columns.
+    pub(crate) fn columns(columns: &[String]) -> Vec<String> {
+        columns.iter().map(|c| ident(c)).collect()
+    }
+}
+
+/// `COMMENT ON COLUMN`.
+pub(crate) fn comment_on_column(relation: &str, column: &str, comment: &str) -> String {
+    format!(
+        "COMMENT ON COLUMN {relation}.{} IS {}",
+        ident(column),
+        literal(comment)
+    )
+}
+
+/// Rollback of a column start added: guarded twice, since it also undoes a start that stopped
+/// half way (the table may be gone with a create_table's rollback, the column never added).
+pub(crate) fn drop_new_column_step(
+    description_table: &str,
+    schema: &str,
+    table: &str,
+    column: &str,
+) -> Step {
+    Step::sql(
+        format!("drop the new column {description_table}.{column}"),
+        vec![format!(
+            "ALTER TABLE IF EXISTS {} DROP COLUMN IF EXISTS {}",
+            qualified(schema, table),
+            ident(column)
+        )],
+        vec![lock(schema, table, LockMode::AccessExclusive)],
+    )
+}
+
+/// `DROP INDEX CONCURRENTLY IF EXISTS`: also removes the invalid leftover of a failed build.
+pub(crate) fn drop_index_concurrently(schema: &str, index: &str) -> String {
+    format!(
+        "DROP INDEX CONCURRENTLY IF EXISTS {}",
+        qualified(schema, index)
+    )
+}
+
+/// `CREATE INDEX CONCURRENTLY`, preceded by the drop that makes it re-runnable after a crash
+/// (a failed concurrent build leaves an invalid index under the name).
+pub(crate) fn create_index_concurrently(
+    schema: &str,
+    table: &str,
+    index: &IndexBuild,
+) -> Vec<String> {
+    let mut create = format!(
+        "CREATE {}INDEX CONCURRENTLY {} ON {}",
+        if index.unique { "UNIQUE " } else { "" },
+        ident(index.name),
+        qualified(schema, table)
+    );
+    if let Some(method) = index.method {
+        create.push_str(&format!(" USING {}", ident(method)));
+    }
+    create.push_str(&format!(" ({})", index.elements.join(", ")));
+    if index.nulls_not_distinct {
+        create.push_str(" NULLS NOT DISTINCT");
+    }
+    if let Some(params) = index.storage_parameters {
+        create.push_str(&format!(" WITH ({params})"));
+    }
+    if let Some(predicate) = index.predicate {
+        create.push_str(&format!(" WHERE {predicate}"));
+    }
+    vec![drop_index_concurrently(schema, index.name), create]
+}
+
+/// The step building `index` on `table`: outside a transaction, under SHARE UPDATE EXCLUSIVE
+/// (reads and writes go on).
+pub(crate) fn build_index_step(
+    description: String,
+    schema: &str,
+    table: &str,
+    index: &IndexBuild,
+) -> Step {
+    Step::sql(
+        description,
+        create_index_concurrently(schema, table, index),
+        vec![lock(schema, table, LockMode::ShareUpdateExclusive)],
+    )
+    .non_transactional()
+}
+
+/// `ADD CONSTRAINT ... CHECK (...) NOT VALID`: new writes are checked at once, existing rows
+/// at complete by [`validate_step`].
+pub(crate) fn add_check_not_valid(relation: &str, name: &str, expression: &str) -> String {
+    format!(
+        "ALTER TABLE {relation} ADD CONSTRAINT {} CHECK ({expression}) NOT VALID",
+        ident(name)
+    )
+}
+
+/// `ADD CONSTRAINT ... FOREIGN KEY (...) <references> NOT VALID`; `references` comes from
+/// [`references_clause`].
+pub(crate) fn add_foreign_key_not_valid(
+    relation: &str,
+    name: &str,
+    columns: &[String],
+    references: &str,
+) -> String {
+    format!(
+        "ALTER TABLE {relation} ADD CONSTRAINT {} FOREIGN KEY ({}) {references} NOT VALID",
+        ident(name),
+        ident_list(columns)
+    )
+}
+
+/// What a foreign key references and its options, every keyword already checked.
+#[derive(Debug, Default)]
+pub(crate) struct References<'a> {
+    pub schema: &'a str,
+    pub table: &'a str,
+    pub columns: &'a [String],
+    pub match_type: Option<&'a str>,
+    pub on_delete: Option<&'a str>,
+    pub on_update: Option<&'a str>,
+    pub deferrable: bool,
+    pub initially_deferred: bool,
+}
+
+/// `REFERENCES "s"."t" ("c") [MATCH ..] [ON DELETE ..] [ON UPDATE ..] [DEFERRABLE ..]`.
+pub(crate) fn references_clause(r: &References) -> String {
+    let mut out = format!(
+        "REFERENCES {} ({})",
+        qualified(r.schema, r.table),
+        ident_list(r.columns)
+    );
+    if let Some(m) = r.match_type {
+        out.push_str(&format!(" MATCH {m}"));
+    }
+    if let Some(a) = r.on_delete {
+        out.push_str(&format!(" ON DELETE {a}"));
+    }
+    if let Some(a) = r.on_update {
+        out.push_str(&format!(" ON UPDATE {a}"));
+    }
+    out.push_str(deferrable_clause(r.deferrable, r.initially_deferred));
+    out
+}
+
+/// ` DEFERRABLE [INITIALLY DEFERRED]`, or nothing.
+pub(crate) fn deferrable_clause(deferrable: bool, initially_deferred: bool) -> &'static str {
+    match (deferrable, initially_deferred) {
+        (true, true) => " DEFERRABLE INITIALLY DEFERRED",
+        (true, false) => " DEFERRABLE",
+        _ => "",
+    }
+}
+
+/// `VALIDATE CONSTRAINT` scans the table under SHARE UPDATE EXCLUSIVE, so reads and writes go
+/// on; a foreign key also takes ROW SHARE on the table it references.
+pub(crate) fn validate_step(
+    schema: &str,
+    table: &str,
+    constraint: &str,
+    referenced: Option<&str>,
+) -> Step {
+    let mut locks = vec![lock(schema, table, LockMode::ShareUpdateExclusive)];
+    if let Some(r) = referenced {
+        locks.push(lock(schema, r, LockMode::RowShare));
+    }
+    Step::sql(
+        format!("validate constraint {constraint}"),
+        vec![format!(
+            "ALTER TABLE {} VALIDATE CONSTRAINT {}",
+            qualified(schema, table),
+            ident(constraint)
+        )],
+        locks,
+    )
+}
+
+/// The constraint an index built CONCURRENTLY becomes at complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IndexConstraint {
+    Unique,
+    PrimaryKey,
+}
+
+impl IndexConstraint {
+    fn sql(self) -> &'static str {
+        match self {
+            IndexConstraint::Unique => "UNIQUE",
+            IndexConstraint::PrimaryKey => "PRIMARY KEY",
+        }
+    }
+}
+
+/// `ADD CONSTRAINT ... UNIQUE USING INDEX ...`: instant, the index is already built.
+pub(crate) fn attach_index_step(
+    description: String,
+    schema: &str,
+    table: &str,
+    constraint: &str,
+    kind: IndexConstraint,
+    index: &str,
+) -> Step {
+    Step::sql(
+        description,
+        vec![format!(
+            "ALTER TABLE {} ADD CONSTRAINT {} {} USING INDEX {}",
+            qualified(schema, table),
+            ident(constraint),
+            kind.sql(),
+            ident(index)
+        )],
+        vec![lock(schema, table, LockMode::AccessExclusive)],
+    )
+}
+
+/// `ALTER TABLE ... RENAME CONSTRAINT`.
+pub(crate) fn rename_constraint_step(
+    description: String,
+    schema: &str,
+    table: &str,
+    from: &str,
+    to: &str,
+) -> Step {
+    Step::sql(
+        description,
+        vec![format!(
+            "ALTER TABLE {} RENAME CONSTRAINT {} TO {}",
+            qualified(schema, table),
+            ident(from),
+            ident(to)
+        )],
+        vec![lock(schema, table, LockMode::AccessExclusive)],
+    )
+}
+
+/// A copy's constraint takes back the name of the constraint it replaces, at complete.
+pub(crate) fn constraint_name_back(
+    schema: &str,
+    table: &str,
+    name: &str,
+    final_name: &str,
+) -> Step {
+    rename_constraint_step(
+        format!("give constraint {final_name} its name back"),
+        schema,
+        table,
+        name,
+        final_name,
+    )
+}
+
+/// A copy's index takes back the name of the index it replaces, at complete.
+pub(crate) fn index_name_back(schema: &str, table: &str, name: &str, final_name: &str) -> Step {
+    Step::sql(
+        format!("give index {final_name} its name back"),
+        vec![format!(
+            "ALTER INDEX {} RENAME TO {}",
+            qualified(schema, name),
+            ident(final_name)
+        )],
+        vec![lock(schema, table, LockMode::ShareUpdateExclusive)],
+    )
+}
+
+/// `ALTER TABLE ... RENAME COLUMN` for each `(from, to)`, in one step.
+pub(crate) fn rename_columns_step(
+    description: String,
+    schema: &str,
+    table: &str,
+    renames: &[(&str, &str)],
+) -> Step {
+    Step::sql(
+        description,
+        renames
+            .iter()
+            .map(|(from, to)| {
+                format!(
+                    "ALTER TABLE {} RENAME COLUMN {} TO {}",
+                    qualified(schema, table),
+                    ident(from),
+                    ident(to)
+                )
+            })
+            .collect(),
+        vec![lock(schema, table, LockMode::AccessExclusive)],
+    )
+}
+
+/// `ALTER TABLE ... RENAME TO`.
+pub(crate) fn rename_table_step(schema: &str, from: &str, to: &str) -> Step {
+    Step::sql(
+        format!("rename table {from} to {to}"),
+        vec![format!(
+            "ALTER TABLE {} RENAME TO {}",
+            qualified(schema, from),
+            ident(to)
+        )],
+        vec![lock(schema, from, LockMode::AccessExclusive)],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_concurrent_index_is_rerunnable_and_keeps_its_clauses_in_order() {
+        let build = IndexBuild {
+            name: "Ix",
+            unique: true,
+            method: Some("btree"),
+            elements: IndexBuild::columns(&["a".into(), "B".into()]),
+            nulls_not_distinct: true,
+            storage_parameters: Some("fillfactor=70"),
+            predicate: Some("\"a\" > 0"),
+        };
+        assert_eq!(
+            create_index_concurrently("s", "T", &build),
+            vec![
+                r#"DROP INDEX CONCURRENTLY IF EXISTS "s"."Ix""#.to_string(),
+                r#"CREATE UNIQUE INDEX CONCURRENTLY "Ix" ON "s"."T" USING "btree" ("a", "B") NULLS NOT DISTINCT WITH (fillfactor=70) WHERE "a" > 0"#.to_string(),
+            ]
+        );
+        let step = build_index_step("b".into(), "s", "T", &build);
+        assert!(
+            !step.transactional,
+            "CONCURRENTLY cannot run in a transaction"
+        );
+        assert_eq!(step.locks[0].mode, LockMode::ShareUpdateExclusive);
+    }
+
+    #[test]
+    fn references_write_only_the_options_given() {
+        let cols = vec!["id".to_string()];
+        let r = References {
+            schema: "s",
+            table: "t",
+            columns: &cols,
+            on_delete: Some("CASCADE"),
+            deferrable: true,
+            ..References::default()
+        };
+        assert_eq!(
+            references_clause(&r),
+            r#"REFERENCES "s"."t" ("id") ON DELETE CASCADE DEFERRABLE"#
+        );
+        assert_eq!(
+            add_foreign_key_not_valid(r#""s"."u""#, "fk", &["t_id".into()], &references_clause(&r)),
+            r#"ALTER TABLE "s"."u" ADD CONSTRAINT "fk" FOREIGN KEY ("t_id") REFERENCES "s"."t" ("id") ON DELETE CASCADE DEFERRABLE NOT VALID"#
+        );
+    }
+
+    #[test]
+    fn validation_locks_the_referenced_table_lightly() {
+        let step = validate_step("s", "t", "fk", Some("u"));
+        assert_eq!(
+            step.statements(),
+            vec![r#"ALTER TABLE "s"."t" VALIDATE CONSTRAINT "fk""#]
+        );
+        assert_eq!(
+            step.locks.iter().map(|l| l.mode).collect::<Vec<_>>(),
+            vec![LockMode::ShareUpdateExclusive, LockMode::RowShare]
+        );
+    }
+
+    #[test]
+    fn renames_quote_both_names() {
+        assert_eq!(
+            constraint_name_back("s", "T", "_tandem_check_c", "C").statements(),
+            vec![r#"ALTER TABLE "s"."T" RENAME CONSTRAINT "_tandem_check_c" TO "C""#]
+        );
+        assert_eq!(
+            index_name_back("s", "T", "_tandem_index_i", "I").statements(),
+            vec![r#"ALTER INDEX "s"."_tandem_index_i" RENAME TO "I""#]
+        );
+        assert_eq!(
+            attach_index_step("a".into(), "s", "T", "k", IndexConstraint::PrimaryKey, "k")
+                .statements(),
+            vec![r#"ALTER TABLE "s"."T" ADD CONSTRAINT "k" PRIMARY KEY USING INDEX "k""#]
+        );
+    }
+}
