@@ -42,7 +42,7 @@ mod slot;
 pub use calls::{CalledObjects, CastTarget, QualifiedName};
 pub use error::ExprError;
 pub use slot::{
-    parse_exclusion_elements, parse_expression_in, parse_opclass_parameters,
+    parse_exclusion_elements, parse_expression_in, parse_opclass_parameters, parse_query,
     parse_sequence_options, parse_storage_parameters, parse_type_name, ExpressionSlot, Fragment,
     Slot, SlotError,
 };

@@ -11,18 +11,19 @@ use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
 use tandem_sql::{
     parse_exclusion_elements, parse_expression, parse_expression_in, parse_opclass_parameters,
-    parse_sequence_options, parse_storage_parameters, parse_type_name, quote_ident, ColumnResolver,
-    ExpressionSlot, Fragment, SlotError,
+    parse_query, parse_sequence_options, parse_storage_parameters, parse_type_name, quote_ident,
+    ColumnResolver, ExpressionSlot, Fragment, SlotError,
 };
 
 type SlotFn = fn(&str) -> Result<Fragment, SlotError>;
 
-const SLOTS: [SlotFn; 5] = [
+const SLOTS: [SlotFn; 6] = [
     parse_type_name,
     parse_storage_parameters,
     parse_opclass_parameters,
     parse_sequence_options,
     parse_exclusion_elements,
+    parse_query,
 ];
 
 const EXPRESSION_SLOTS: [ExpressionSlot; 7] = [

@@ -2,7 +2,7 @@
 //! each accepted fragment's rendering is parsed again in its slot.
 
 use tandem_sql::{
-    parse_exclusion_elements, parse_expression_in, parse_opclass_parameters,
+    parse_exclusion_elements, parse_expression_in, parse_opclass_parameters, parse_query,
     parse_sequence_options, parse_storage_parameters, parse_type_name, ExpressionSlot, Fragment,
     Slot, SlotError,
 };
@@ -10,7 +10,8 @@ use tandem_sql::{
 type SlotFn = fn(&str) -> Result<Fragment, SlotError>;
 
 /// The list slots, each with a valid item to build hostile texts around.
-const LIST_SLOTS: [(&str, SlotFn, &str); 5] = [
+const LIST_SLOTS: [(&str, SlotFn, &str); 6] = [
+    ("query", parse_query, "SELECT 1"),
     ("type", parse_type_name, "int"),
     ("storage", parse_storage_parameters, "fillfactor = 70"),
     ("opclass", parse_opclass_parameters, "siglen = 32"),
@@ -108,7 +109,7 @@ fn every_slot_refuses_every_hostile_payload_and_empty_text() {
             );
         }
     }
-    assert_eq!(checked, HOSTILE.len() * 12);
+    assert_eq!(checked, HOSTILE.len() * 13);
 }
 
 #[test]
@@ -498,4 +499,51 @@ fn called_objects_are_read_from_the_tree_without_running_anything() {
 
     let c = parse_type_name("numeric(10,2)").unwrap().called_objects();
     assert!(c.functions.is_empty() && c.operators.is_empty());
+}
+
+#[test]
+fn verify_queries_are_one_read_only_query() {
+    for text in [
+        "SELECT id FROM users WHERE email IS NULL",
+        "SELECT 1 FROM orders o JOIN users u ON u.id = o.user_id WHERE u.id IS NULL LIMIT 1",
+        "WITH bad AS (SELECT id FROM t WHERE x < 0) SELECT * FROM bad",
+        "SELECT a FROM t UNION ALL SELECT b FROM u",
+        "VALUES (1)",
+        "TABLE users",
+        "(SELECT 1)",
+        "SELECT id FROM t ORDER BY id -- the first ones\nLIMIT 10",
+        "SELECT 1 FROM t WHERE x IN (SELECT y FROM u)",
+    ] {
+        accept(parse_query, text);
+    }
+    for (text, found) in [
+        ("SELECT 1; DELETE FROM users", "`;`"),
+        ("SELECT * INTO copy FROM users", "INTO"),
+        ("SELECT * FROM users FOR UPDATE", "row lock"),
+        ("SELECT * FROM users FOR SHARE SKIP LOCKED", "row lock"),
+        (
+            "WITH d AS (DELETE FROM users RETURNING id) SELECT * FROM d",
+            "DELETE",
+        ),
+        (
+            "WITH d AS (UPDATE users SET x = 1 RETURNING id) SELECT 1",
+            "UPDATE",
+        ),
+        (
+            "WITH d AS (INSERT INTO t VALUES (1) RETURNING 1) SELECT 1",
+            "INSERT",
+        ),
+        ("DELETE FROM users", "syntax error"),
+        ("SELECT 1) OR (SELECT pg_sleep(10)", "outside"),
+        ("SELECT 1)) ; DROP TABLE victim; --", "`;`"),
+    ] {
+        let e = refuse(parse_query, text);
+        assert!(e.found.contains(found), "{text:?}: {e}");
+    }
+    let f = accept(
+        parse_query,
+        "SELECT 1 FROM t WHERE random() > 0.5 AND x::int > 0",
+    );
+    let calls = f.called_objects();
+    assert_eq!(calls.functions[0].to_string(), "random");
 }

@@ -33,6 +33,9 @@ pub enum Slot {
     SequenceOptions,
     /// The elements of an exclusion constraint: `col WITH &&, (expr) WITH =, ...`.
     ExclusionElements,
+    /// One read-only query (a migration's `verify` entries): `SELECT ...`, `WITH ... SELECT`,
+    /// `VALUES`, set operations.
+    Query,
 }
 
 impl Slot {
@@ -59,6 +62,9 @@ impl Slot {
             Slot::ExclusionElements => "exclusion elements `element WITH operator, ...` (such as \
                  `room WITH =, during WITH &&`)"
                 .into(),
+            Slot::Query => {
+                "one read-only query (such as `SELECT id FROM users WHERE email IS NULL`)".into()
+            }
         }
     }
 
@@ -71,6 +77,7 @@ impl Slot {
             Slot::OpclassParameters => "operator class parameter list",
             Slot::SequenceOptions => "sequence option list",
             Slot::ExclusionElements => "exclusion element list",
+            Slot::Query => "query",
         }
     }
 }
@@ -322,4 +329,70 @@ fn plain_values(slot: Slot, text: &str, fitted: &Fitted) -> Result<(), SlotError
         }
     }
     Ok(())
+}
+
+/// Parses one read-only query, as a migration's `verify` entry: a `SELECT` (with `WITH`,
+/// joins, `UNION`, `ORDER BY`, `LIMIT`, subqueries) or `VALUES`, checked as the subquery of
+/// `SELECT EXISTS (...)`, so it can be run as one statement or wrapped. Refuses several
+/// statements, `SELECT ... INTO`, row locks (`FOR UPDATE`/`FOR SHARE`) and data-modifying
+/// `WITH` (`WITH d AS (DELETE ...)`). Functions it calls are listed by
+/// [`Fragment::called_objects`], for the caller to refuse volatile ones.
+pub fn parse_query(text: &str) -> Result<Fragment, SlotError> {
+    const SKELETON: Skeleton = Skeleton {
+        before: "SELECT EXISTS (",
+        after: "\n)",
+        sample: "SELECT 1",
+        pointer: "/node/SelectStmt/target_list/0/node/ResTarget/val/node/SubLink/subselect",
+    };
+    let fitted = SKELETON.fit(Slot::Query, text)?;
+    let refuse = |what: &str, keyword: &str| {
+        let pos = text.to_ascii_uppercase().find(keyword).unwrap_or(0);
+        Err(SlotError::at(Slot::Query, text, pos, what))
+    };
+    if has_nonempty(&fitted.tree, "into_clause") {
+        return refuse("`SELECT ... INTO`, which creates a table", "INTO");
+    }
+    if has_nonempty(&fitted.tree, "locking_clause") {
+        return refuse("a row lock (`FOR UPDATE`/`FOR SHARE`)", "FOR");
+    }
+    if let Some(kind) = modifying_statement(&fitted.tree) {
+        return refuse(
+            &format!("a data-modifying statement ({kind}) in `WITH`"),
+            "WITH",
+        );
+    }
+    Ok(Fragment::new(Slot::Query, fitted))
+}
+
+/// Whether any object in `tree` has `key` with a non-empty value.
+fn has_nonempty(tree: &Value, key: &str) -> bool {
+    match tree {
+        Value::Object(map) => map.iter().any(|(k, v)| {
+            (k == key && !matches!(v, Value::Null) && v.as_array().is_none_or(|a| !a.is_empty()))
+                || has_nonempty(v, key)
+        }),
+        Value::Array(items) => items.iter().any(|v| has_nonempty(v, key)),
+        _ => false,
+    }
+}
+
+/// The first INSERT/UPDATE/DELETE/MERGE anywhere in `tree`.
+fn modifying_statement(tree: &Value) -> Option<&'static str> {
+    match tree {
+        Value::Object(map) => {
+            for (kind, name) in [
+                ("InsertStmt", "INSERT"),
+                ("UpdateStmt", "UPDATE"),
+                ("DeleteStmt", "DELETE"),
+                ("MergeStmt", "MERGE"),
+            ] {
+                if map.contains_key(kind) {
+                    return Some(name);
+                }
+            }
+            map.values().find_map(modifying_statement)
+        }
+        Value::Array(items) => items.iter().find_map(modifying_statement),
+        _ => None,
+    }
 }
