@@ -484,7 +484,8 @@ fn called_objects_are_read_from_the_tree_without_running_anything() {
         ExpressionSlot::Up,
         "x BETWEEN 1 AND 2 OR name LIKE 'a%' OR name ILIKE 'b' OR a OPERATOR(public.===) b \
          OR ts AT TIME ZONE 'UTC' > current_timestamp OR user = 'x' \
-         OR EXISTS (SELECT f(1)) OR y IN (1, 2) OR y IS DISTINCT FROM 3",
+         OR EXISTS (SELECT f(1)) OR y IN (1, 2) OR y IS DISTINCT FROM 3 \
+         OR EXTRACT(year FROM ts) = 2020",
     )
     .unwrap()
     .called_objects();
@@ -493,7 +494,7 @@ fn called_objects_are_read_from_the_tree_without_running_anything() {
     assert_eq!(operators, ["<=", "=", ">", ">=", "public.===", "~~", "~~*"]);
     let mut functions = names(&c.functions);
     functions.sort();
-    assert_eq!(functions, ["f", "pg_catalog.timezone"]);
+    assert_eq!(functions, ["f", "pg_catalog.extract", "pg_catalog.timezone"]);
     assert_eq!(c.value_functions, ["current_timestamp", "user"]);
     assert!(c.subqueries);
 
