@@ -49,6 +49,27 @@ fn a_hundred_thousand_levels_are_refused_by_the_depth_check_in_yaml_and_json() {
 }
 
 #[test]
+fn text_that_looks_like_a_string_or_a_block_scalar_does_not_hide_nesting() {
+    let deep = "[".repeat(1000) + &"]".repeat(1000);
+    // A quote inside a multi-line plain scalar is text; what follows is YAML.
+    assert_too_deep(&format!("key: plain\n  'x\nother: {deep}\n"), false, 3);
+    // A quoted key followed by `:` without a space (JSON-like), in block and flow context.
+    assert_too_deep(&format!("\"a\":{deep}\n"), false, 1);
+    assert_too_deep(&format!("{{\"a\":{deep}}}"), true, 1);
+    // A plain key followed by `:` and a quote is not a quoted value in flow context.
+    assert_too_deep(&format!("{{a:'{deep}'}}"), false, 1);
+    // Closing brackets inside a string do not close anything.
+    assert_too_deep(&format!("[\"{}\", {deep}]", "]".repeat(1000)), true, 1);
+    // A block scalar ends at the first line indented less than its first text line.
+    assert_too_deep(&format!("key: |\n    text\n  x: {deep}\n"), false, 3);
+    assert_too_deep(&format!("key: |\n    text\nother: {deep}\n"), false, 3);
+    // An unterminated quote in block context does not swallow the next lines.
+    assert_too_deep(&format!("key: 'open\nother: {deep}\n"), false, 2);
+    // Comments: `#` only after a space.
+    assert_too_deep(&format!("key: a#b {deep}\nk: {deep}"), false, 2);
+}
+
+#[test]
 fn nesting_within_the_limit_parses_as_before() {
     // 60 levels of flow nesting in a value the model ignores nowhere: the parser itself
     // rejects the shape, proving the document reached it.
@@ -69,6 +90,14 @@ fn nesting_within_the_limit_parses_as_before() {
     parse(&json, true).unwrap();
     let flow = format!("operations: [{{sql: {{up: \"SELECT '{brackets}'\", down: '[[['}}}}]");
     parse(&flow, false).unwrap();
+    // Quoted scalars over several lines, in block and in flow context.
+    let multiline = format!(
+        "operations:\n  - sql:\n      up: 'SELECT 1,\n        {sql}'\n      down: \"SELECT\n        '{brackets}'\"\n"
+    );
+    let m = parse(&multiline, false).unwrap();
+    assert_eq!(m.operations.len(), 1);
+    let flow_multiline = format!("operations: [{{sql: {{up: \"SELECT\n  '{brackets}'\"}}}}]\n");
+    parse(&flow_multiline, false).unwrap();
 }
 
 #[test]

@@ -26,19 +26,32 @@ pub(crate) fn too_deep_at(text: &str, max: usize) -> Option<(usize, usize)> {
     None
 }
 
+/// The scan errs on the side of counting: wherever it cannot tell a bracket in text from a
+/// bracket that nests, it counts it. It never skips text libyaml would read as structure: a
+/// quoted string in block context ends at the end of its line for the scan (the next lines
+/// are scanned as YAML), a block scalar covers only lines indented at least as deep as its
+/// first line, and a quote opens only where YAML starts a node.
 #[derive(Default)]
 struct Scan {
     /// Indentation columns of the open block levels.
     block: Vec<usize>,
     /// Open flow collections (`[`, `{`).
     flow: usize,
-    /// Inside a quoted scalar that continues on the next line.
+    /// Inside a quoted scalar (in a flow collection, it may continue on the next line).
     quote: Option<u8>,
-    /// Inside a block scalar (`|`, `>`): lines indented deeper than this are its text.
-    block_scalar: Option<usize>,
+    /// Inside a block scalar (`|`, `>`) started on a line of this indentation, and the
+    /// indentation of its first text line once known.
+    block_scalar: Option<(usize, Option<usize>)>,
     /// In a flow collection, whether the next character starts a node (after `[`, `{`, `,`,
-    /// `:`), where a quote opens a quoted scalar instead of being part of a plain one.
+    /// `? `, `: `, or `:` right after a quoted key), where a quote opens a quoted scalar.
     flow_node_start: bool,
+    /// The last significant character closed a quoted scalar or a collection (a JSON-like
+    /// key, after which `:` needs no space).
+    after_json_key: bool,
+}
+
+fn is_blank(b: Option<&u8>) -> bool {
+    b.is_none_or(|b| matches!(*b, b' ' | b'\t' | b'\r'))
 }
 
 impl Scan {
@@ -47,12 +60,19 @@ impl Scan {
         let indent = line.iter().take_while(|b| **b == b' ').count();
         let blank = line[indent..]
             .iter()
-            .all(|b| *b == b' ' || *b == b'\t' || *b == b'\r');
-        if let Some(parent) = self.block_scalar {
-            if blank || indent > parent {
+            .all(|b| matches!(*b, b' ' | b'\t' | b'\r'));
+        if let Some((parent, content)) = self.block_scalar {
+            if blank {
                 return None;
             }
-            self.block_scalar = None;
+            match content {
+                None if indent > parent => {
+                    self.block_scalar = Some((parent, Some(indent)));
+                    return None;
+                }
+                Some(c) if indent >= c => return None,
+                _ => self.block_scalar = None,
+            }
         }
         let mut i = 0;
         if self.quote.is_none() && self.flow == 0 {
@@ -76,7 +96,7 @@ impl Scan {
             // `- - - x`, `? `, `: `: each indicator opens one more level on the same line.
             while i < line.len()
                 && matches!(line[i], b'-' | b'?' | b':')
-                && line.get(i + 1).is_none_or(|b| *b == b' ' || *b == b'\t')
+                && is_blank(line.get(i + 1))
             {
                 i += 1;
                 while line.get(i).is_some_and(|b| *b == b' ' || *b == b'\t') {
@@ -91,7 +111,12 @@ impl Scan {
                 return Some(indent);
             }
         }
-        self.rest(line, i, indent, max)
+        let found = self.rest(line, i, indent, max);
+        if self.flow == 0 {
+            // Only flow collections carry a quote over to the next line (see `Scan`).
+            self.quote = None;
+        }
+        found
     }
 
     fn depth(&self) -> usize {
@@ -117,6 +142,7 @@ impl Scan {
                     self.quote = None;
                     block_node_start = false;
                     self.flow_node_start = false;
+                    self.after_json_key = true;
                 }
                 i += 1;
                 continue;
@@ -125,6 +151,7 @@ impl Scan {
             if c == b'#' && after_space {
                 return None; // a comment runs to the end of the line
             }
+            let json_key = std::mem::take(&mut self.after_json_key);
             if self.flow > 0 {
                 match c {
                     b'[' | b'{' => {
@@ -137,11 +164,15 @@ impl Scan {
                     b']' | b'}' => {
                         self.flow -= 1;
                         self.flow_node_start = false;
+                        self.after_json_key = true;
                         block_node_start = false;
                     }
-                    b',' | b':' | b'?' => self.flow_node_start = true,
+                    b',' => self.flow_node_start = true,
+                    b':' | b'?' if json_key || is_blank(line.get(i + 1)) => {
+                        self.flow_node_start = true
+                    }
                     b'\'' | b'"' if self.flow_node_start => self.quote = Some(c),
-                    b' ' | b'\t' | b'\r' => {}
+                    b' ' | b'\t' | b'\r' => self.after_json_key = json_key,
                     _ => self.flow_node_start = false,
                 }
                 i += 1;
@@ -159,7 +190,7 @@ impl Scan {
                     }
                     b'\'' | b'"' => self.quote = Some(c),
                     b'|' | b'>' => {
-                        self.block_scalar = Some(indent);
+                        self.block_scalar = Some((indent, None));
                         return None;
                     }
                     b'&' | b'!' => {
@@ -170,8 +201,10 @@ impl Scan {
                     }
                     _ => block_node_start = false,
                 }
-            } else if c == b':' && line.get(i + 1).is_none_or(|b| *b == b' ' || *b == b'\t') {
+            } else if c == b':' && (json_key || is_blank(line.get(i + 1))) {
                 block_node_start = true; // a mapping value follows
+            } else if matches!(c, b' ' | b'\t') {
+                self.after_json_key = json_key;
             }
             i += 1;
         }
