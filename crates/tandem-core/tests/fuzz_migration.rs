@@ -358,3 +358,176 @@ fn mutations_of_real_migrations_never_panic() {
         parse_both(&text)
     });
 }
+
+/// A YAML node as text, with its real nesting depth built in: block and flow collections,
+/// and scalars full of brackets, quotes and `#` (quoted, block scalars, plain).
+#[derive(Debug, Clone)]
+enum Node {
+    Plain,
+    Single,
+    Double,
+    Literal,
+    FlowSeq(Vec<Node>),
+    FlowMap(Vec<Node>),
+    BlockSeq(Vec<Node>),
+    BlockMap(Vec<Node>),
+}
+
+impl Node {
+    fn depth(&self) -> usize {
+        match self {
+            Node::FlowSeq(v) | Node::FlowMap(v) | Node::BlockSeq(v) | Node::BlockMap(v) => {
+                1 + v.iter().map(Node::depth).max().unwrap_or(0)
+            }
+            _ => 0,
+        }
+    }
+
+    /// Flow-context text (block nodes are written in flow style there).
+    fn flow(&self, out: &mut String) {
+        match self {
+            Node::Plain | Node::Literal => out.push_str("word"),
+            Node::Single => out.push_str("'it''s [[{ # ]]'"),
+            Node::Double => out.push_str("\"q \\\" [[{ # ]] '\""),
+            Node::FlowSeq(v) | Node::BlockSeq(v) => {
+                out.push('[');
+                for (i, n) in v.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    n.flow(out);
+                }
+                out.push(']');
+            }
+            Node::FlowMap(v) | Node::BlockMap(v) => {
+                out.push('{');
+                for (i, n) in v.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    out.push_str(&format!("\"k{i}\": "));
+                    n.flow(out);
+                }
+                out.push('}');
+            }
+        }
+    }
+
+    /// Block-context text of a node that follows `key:` or `-` at `indent`.
+    fn block(&self, indent: usize, out: &mut String) {
+        let pad = " ".repeat(indent + 2);
+        match self {
+            Node::Literal => {
+                out.push_str(" |\n");
+                out.push_str(&format!("{pad}text [[[ {{{{ ' \" #\n{pad}  more ]]] -\n"));
+            }
+            Node::BlockSeq(v) if !v.is_empty() => {
+                out.push('\n');
+                for n in v {
+                    out.push_str(&format!("{pad}-"));
+                    n.block(indent + 2, out);
+                }
+            }
+            Node::BlockMap(v) if !v.is_empty() => {
+                out.push('\n');
+                for (i, n) in v.iter().enumerate() {
+                    out.push_str(&format!("{pad}k{i}: # comment [[[\n{pad}  "));
+                    // The value on its own line, more indented: written as a nested node.
+                    let mut inner = String::new();
+                    n.block(indent + 2, &mut inner);
+                    out.push_str(inner.trim_start_matches(' '));
+                    if !out.ends_with('\n') {
+                        out.push('\n');
+                    }
+                }
+            }
+            other => {
+                out.push(' ');
+                other.flow(out);
+                out.push('\n');
+            }
+        }
+    }
+}
+
+fn leaf() -> impl Strategy<Value = Node> {
+    prop_oneof![
+        Just(Node::Plain),
+        Just(Node::Single),
+        Just(Node::Double),
+        Just(Node::Literal),
+    ]
+}
+
+/// Bushy trees, and chains up to 100 levels deep (each level of a random kind, with a
+/// sibling scalar now and then), to cross the limit in every mix of styles.
+fn node() -> impl Strategy<Value = Node> {
+    let bushy = leaf().prop_recursive(12, 200, 3, |inner| {
+        let items = proptest::collection::vec(inner, 1..3);
+        prop_oneof![
+            items.clone().prop_map(Node::FlowSeq),
+            items.clone().prop_map(Node::FlowMap),
+            items.clone().prop_map(Node::BlockSeq),
+            items.prop_map(Node::BlockMap),
+        ]
+    });
+    let level = (0..4u8, proptest::option::of(leaf()));
+    let chain = (proptest::collection::vec(level, 0..100), leaf()).prop_map(|(levels, end)| {
+        levels.into_iter().fold(end, |inner, (kind, sibling)| {
+            let mut items = vec![inner];
+            items.extend(sibling);
+            match kind {
+                0 => Node::FlowSeq(items),
+                1 => Node::FlowMap(items),
+                2 => Node::BlockSeq(items),
+                _ => Node::BlockMap(items),
+            }
+        })
+    });
+    prop_oneof![bushy, chain]
+}
+
+#[test]
+fn the_depth_check_never_undercounts_what_libyaml_reads() {
+    let read = AtomicUsize::new(0);
+    let over = AtomicUsize::new(0);
+    run("generated YAML against libyaml's nesting", node(), |n| {
+        let mut text = String::from("operations:");
+        n.block(0, &mut text);
+        // What libyaml reads: a mapping holding the node.
+        let real: Result<serde_norway::Value, _> = serde_norway::from_str(&text);
+        let Ok(real) = real else {
+            return Ok(()); // deeper than serde's own limit, or a generator corner
+        };
+        fn depth(v: &serde_norway::Value) -> usize {
+            match v {
+                serde_norway::Value::Sequence(s) => 1 + s.iter().map(depth).max().unwrap_or(0),
+                serde_norway::Value::Mapping(m) => 1 + m.values().map(depth).max().unwrap_or(0),
+                serde_norway::Value::Tagged(t) => depth(&t.value),
+                _ => 0,
+            }
+        }
+        let real_depth = depth(&real);
+        prop_assert!(real_depth >= n.depth(), "{text}");
+        read.fetch_add(1, Ordering::Relaxed);
+        if real_depth > MAX_NESTING_DEPTH {
+            over.fetch_add(1, Ordering::Relaxed);
+        }
+        let result = Migration::parse("m", "m.yaml", &text, false);
+        let refused = matches!(&result, Err(e) if e.message.contains("deeper than"));
+        if real_depth > MAX_NESTING_DEPTH {
+            prop_assert!(refused, "depth {real_depth} not refused:\n{text}");
+        }
+        if real_depth * 2 < MAX_NESTING_DEPTH {
+            prop_assert!(!refused, "depth {real_depth} refused:\n{text}");
+        }
+        Ok(())
+    });
+    // The generator must exercise both sides of the limit on documents libyaml reads.
+    let (read, over) = (read.into_inner(), over.into_inner());
+    eprintln!("  of which libyaml read {read}, {over} deeper than the limit");
+    assert!(
+        read * 2 > cases() as usize && over > 0,
+        "read {read}, over {over}"
+    );
+}
