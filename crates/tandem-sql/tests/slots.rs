@@ -188,6 +188,14 @@ fn type_names_of_every_real_shape() {
         ("\"char\"", "\"char\""),
         ("decimal(5)", "decimal(5)"),
         ("geometry(Point, 4326)", "geometry(Point, 4326)"),
+        ("timestamptz[]", "timestamptz[]"),
+        ("timestamp with time zone[]", "timestamp with time zone[]"),
+        ("double precision[]", "double precision[]"),
+        ("\"my type\"[]", "\"my type\"[]"),
+        ("interval second(3)", "interval second(3)"),
+        ("interval(6)", "interval(6)"),
+        ("varchar(10) ARRAY[4]", "varchar(10) ARRAY[4]"),
+        ("int4range", "int4range"),
         ("  text  ", "text"),
         ("text /* the name */", "text"),
         ("numeric -- the price\n(10,2)", "numeric  \n(10,2)"),
@@ -494,7 +502,10 @@ fn called_objects_are_read_from_the_tree_without_running_anything() {
     assert_eq!(operators, ["<=", "=", ">", ">=", "public.===", "~~", "~~*"]);
     let mut functions = names(&c.functions);
     functions.sort();
-    assert_eq!(functions, ["f", "pg_catalog.extract", "pg_catalog.timezone"]);
+    assert_eq!(
+        functions,
+        ["f", "pg_catalog.extract", "pg_catalog.timezone"]
+    );
     assert_eq!(c.value_functions, ["current_timestamp", "user"]);
     assert!(c.subqueries);
 

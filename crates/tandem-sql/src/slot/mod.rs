@@ -68,16 +68,16 @@ impl Slot {
         }
     }
 
-    /// The slot's name in a sentence ("... reaches outside the type name").
+    /// The slot in a sentence, with its article ("... reaches outside the type name").
     pub fn noun(self) -> &'static str {
         match self {
-            Slot::TypeName => "type name",
+            Slot::TypeName => "the type name",
             Slot::Expression(e) => e.noun(),
-            Slot::StorageParameters => "storage parameter list",
-            Slot::OpclassParameters => "operator class parameter list",
-            Slot::SequenceOptions => "sequence option list",
-            Slot::ExclusionElements => "exclusion element list",
-            Slot::Query => "query",
+            Slot::StorageParameters => "the storage parameter list",
+            Slot::OpclassParameters => "the operator class parameter list",
+            Slot::SequenceOptions => "the sequence option list",
+            Slot::ExclusionElements => "the exclusion element list",
+            Slot::Query => "the query",
         }
     }
 }

@@ -116,7 +116,7 @@ impl Skeleton {
                 text,
                 pos,
                 &format!(
-                    "SQL that reaches outside the {} (at `{}`)",
+                    "SQL that reaches outside {} (at `{}`)",
                     slot.noun(),
                     excerpt.trim()
                 ),
