@@ -559,3 +559,20 @@ fn verify_queries_are_one_read_only_query() {
     let calls = f.called_objects();
     assert_eq!(calls.functions[0].to_string(), "random");
 }
+
+#[test]
+fn string_literals_are_read_with_standard_conforming_strings_on() {
+    // One string literal to the parser (a backslash is an ordinary character in '...').
+    // A server with standard_conforming_strings off would end the string after `\'` and run
+    // the rest: this is why every tandem session must set it on (docs/security.md).
+    let text = r"'a\'' ; DROP TABLE victim; --'";
+    let e = parse_expression_in(ExpressionSlot::Default, text).unwrap();
+    assert_eq!(e.sql(), format!("({text})"));
+    assert!(e.called_objects().functions.is_empty());
+    // The E'' form is read with backslash escapes, as the server reads it.
+    let e = parse_expression_in(ExpressionSlot::Default, r"E'a\'; DROP TABLE victim; --'").unwrap();
+    assert_eq!(e.sql(), r"(E'a\'; DROP TABLE victim; --')");
+    assert!(
+        parse_expression_in(ExpressionSlot::Default, r"E'a\'' ; DROP TABLE victim; --'").is_err()
+    );
+}
