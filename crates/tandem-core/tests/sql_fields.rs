@@ -455,3 +455,40 @@ fn every_string_field_has_a_parsing_decision_and_every_slot_field_parses() {
         "fields of the map not in the fixture: {missing:?}"
     );
 }
+
+#[test]
+fn every_sql_field_of_pgrolls_examples_is_accepted_by_its_slot() {
+    let here = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let dir = [
+        here.join("../../../shared/compat/pgroll-examples"),
+        here.join("../../shared/compat/pgroll-examples"),
+    ]
+    .into_iter()
+    .find(|d| d.is_dir())
+    .expect("pgroll examples beside the repository (../shared/compat/pgroll-examples)");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let m = Migration::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
+        let mut found = Vec::new();
+        strings(&serde_json::to_value(&m).unwrap(), "", &mut found);
+        for (field, text) in found.iter().filter(|(p, _)| p != "name") {
+            let Some((_, use_)) = FIELDS.iter().find(|(p, _)| p == field) else {
+                panic!(
+                    "{}: field `{field}` has no parsing decision",
+                    path.display()
+                );
+            };
+            if let Some(result) = check(*use_, text) {
+                result.unwrap_or_else(|e| panic!("{}: `{field}`: {text:?}: {e}", path.display()));
+                checked += 1;
+            }
+        }
+    }
+    // Types, defaults, checks, up/down, predicates, storage parameters, exclusion elements.
+    assert!(checked >= 100, "only {checked} fragments checked");
+    eprintln!("{checked} SQL fragments of pgroll's examples accepted by their slots");
+}
