@@ -1,5 +1,9 @@
 //! A migration file: its model, strict parsing (YAML or JSON) with file/line errors, and its checksum.
 
+mod limits;
+
+pub use limits::{MAX_DOCUMENT_BYTES, MAX_NESTING_DEPTH};
+
 use crate::operations::Operation;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -63,6 +67,12 @@ impl Migration {
     /// Reads and parses a migration file; the name is the file stem.
     pub fn from_file(path: &Path) -> Result<Migration, ParseError> {
         let file = path.display().to_string();
+        // Refuse a huge file before reading it into memory.
+        if let Ok(meta) = std::fs::metadata(path) {
+            if meta.len() > MAX_DOCUMENT_BYTES as u64 {
+                return Err(too_large(&file, meta.len()));
+            }
+        }
         let text = std::fs::read_to_string(path).map_err(|e| ParseError {
             file: file.clone(),
             line: None,
@@ -95,6 +105,21 @@ impl Migration {
         };
         if name.is_empty() {
             return Err(error(None, None, "the migration file has no name".into()));
+        }
+        // Limits first: a parser must never see a document that is slow to refuse.
+        if text.len() > MAX_DOCUMENT_BYTES {
+            return Err(too_large(file, text.len() as u64));
+        }
+        if let Some((line, column)) = limits::too_deep_at(text, MAX_NESTING_DEPTH) {
+            return Err(ParseError {
+                file: file.to_string(),
+                line: Some(line),
+                column: Some(column),
+                message: format!("the document nests deeper than {MAX_NESTING_DEPTH} levels here"),
+                help: "a migration file nests a few levels (operations, their fields, columns); \
+                       check the brackets and the indentation around this line"
+                    .into(),
+            });
         }
         let parsed: MigrationFile = if is_json {
             serde_json::from_str(text).map_err(|e| {
@@ -148,6 +173,20 @@ impl Migration {
         let canonical = serde_json::to_string(self).unwrap_or_default();
         let digest = Sha256::digest(canonical.as_bytes());
         digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+fn too_large(file: &str, bytes: u64) -> ParseError {
+    ParseError {
+        file: file.to_string(),
+        line: None,
+        column: None,
+        message: format!(
+            "the file is {bytes} bytes; a migration file may have at most {MAX_DOCUMENT_BYTES} bytes"
+        ),
+        help: "split the migration into several files, or move large data out of it \
+               (load it with a `sql` operation from a table, not inline)"
+            .into(),
     }
 }
 

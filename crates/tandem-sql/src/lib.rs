@@ -33,11 +33,19 @@
 //! );
 //! ```
 
+mod calls;
 mod error;
 mod parse;
 mod scope;
+mod slot;
 
+pub use calls::{CalledObjects, CastTarget, QualifiedName};
 pub use error::ExprError;
+pub use slot::{
+    parse_exclusion_elements, parse_expression_in, parse_opclass_parameters, parse_query,
+    parse_sequence_options, parse_storage_parameters, parse_type_name, ExpressionSlot, Fragment,
+    Slot, SlotError,
+};
 
 use parse::{is_comment, offset, Parsed, PREFIX};
 use pg_query::protobuf::Token;
@@ -85,6 +93,12 @@ impl Expression {
     /// The expression text (normalized: the `SELECT ` prefix of pgroll's form removed).
     pub fn text(&self) -> &str {
         self.parsed.text()
+    }
+
+    /// The functions, operators, casts and SQL value functions the expression would call,
+    /// for deciding its volatility from the catalog without running it.
+    pub fn called_objects(&self) -> CalledObjects {
+        calls::collect(&self.parsed.tree)
     }
 
     /// Logical names of the target table's columns it references (deduplicated, in order of

@@ -326,7 +326,7 @@ pub(crate) fn min_location(v: &Value) -> Option<usize> {
 /// `pg_query::scan_tokens`, minus its undefined behaviour on input without tokens (it
 /// builds a slice from a null pointer): whitespace alone (PostgreSQL's whitespace set)
 /// has no tokens, so it is answered here.
-fn scan(text: &str) -> pg_query::Result<Vec<ScanToken>> {
+pub(crate) fn scan(text: &str) -> pg_query::Result<Vec<ScanToken>> {
     if text
         .bytes()
         .all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c'))
@@ -345,7 +345,7 @@ pub(crate) fn offset(v: i32) -> usize {
     usize::try_from(v).unwrap_or(0)
 }
 
-fn message(e: &pg_query::Error) -> String {
+pub(crate) fn message(e: &pg_query::Error) -> String {
     match e {
         pg_query::Error::Parse(m) | pg_query::Error::Scan(m) => m.clone(),
         other => other.to_string(),
@@ -357,7 +357,7 @@ fn message(e: &pg_query::Error) -> String {
 /// input", and every prefix that contains it fails on it. A binary search over token ends
 /// finds that token in a few parses (this runs only for text that does not parse).
 /// Returns a byte offset into `source`, not before `skip` (the wrapping prefix).
-fn parse_error_offset(source: &str, skip: usize) -> usize {
+pub(crate) fn parse_error_offset(source: &str, skip: usize) -> usize {
     let Ok(tokens) = scan(source) else {
         return skip;
     };
@@ -387,7 +387,7 @@ fn parse_error_offset(source: &str, skip: usize) -> usize {
 /// Where the scanner gives up (an unterminated string, quoted identifier or comment, ...):
 /// the end of the longest prefix that still scans, which is where the unterminated
 /// construct begins. Quadratic in the worst case, but only on text that is already wrong.
-fn scan_error_offset(text: &str) -> usize {
+pub(crate) fn scan_error_offset(text: &str) -> usize {
     (0..text.len())
         .rev()
         .filter(|&end| text.is_char_boundary(end))
