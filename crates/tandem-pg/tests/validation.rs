@@ -200,10 +200,14 @@ async fn one_migration_at_a_time_and_status_says_where_to_point_clients() {
         (status.migration.as_deref(), status.status),
         (Some("01_users"), Some(MigrationStatus::Complete))
     );
-    let err = engine.complete().await.expect_err("nothing in progress");
-    assert!(
-        err.to_string().contains("no migration is in progress"),
-        "{err}"
+    // Run again after it succeeded: nothing to do, and no error (issue 8: idempotent commands).
+    let again = engine.complete().await.unwrap();
+    assert_eq!(
+        again,
+        tandem_pg::Finished {
+            migration: "01_users".into(),
+            already: true
+        }
     );
     let err = engine
         .start(&migration("01_users", BASELINE))
