@@ -68,8 +68,9 @@ pub async fn create(
         for m in migrations {
             progress.step(&format!("applying migration {} to green", m.name));
             let before = catalog::tables(pair.green.client(), schema).await?;
-            let planned = engine.plan(m).await?;
-            let step = Mapping::of_migration(&before, &planned.new_schema)?;
+            // The engine validates the whole migration against green before anything runs.
+            engine.plan(m).await?;
+            let step = Mapping::of_migration(&before, m)?;
             engine.start(m).await?;
             engine.complete().await?;
             mapping = mapping.then(&step)?;

@@ -75,14 +75,7 @@ pub async fn make_passive(
     fill: Option<&[TableMap]>,
 ) -> Result<()> {
     let mut sql = Vec::new();
-    sql.push(format!(
-        "CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql AS {}",
-        qualified(SCHEMA, REFUSE_FUNCTION),
-        literal(
-            "BEGIN RAISE EXCEPTION 'tandem bluegreen: % is the passive database; write to the active one', current_database() \
-             USING ERRCODE = '25006', HINT = 'tandem bluegreen status says which database is active'; END"
-        )
-    ));
+    sql.push(refuse_function());
     for name in &link.park {
         sql.push(format!(
             "ALTER TABLE {} SET SCHEMA {}",
@@ -113,7 +106,13 @@ pub async fn make_passive(
                     sql.push(format!(
                         "INSERT INTO {staging} ({}) SELECT {} FROM {}",
                         cols.iter().map(|c| ident(&c.target)).collect::<Vec<_>>().join(", "),
-                        cols.iter().map(|c| c.expression.as_str()).collect::<Vec<_>>().join(", "),
+                        cols.iter()
+                            .map(|c| match s.source.column(&c.target) {
+                                Some(t) => format!("CAST(({}) AS {})", c.expression, t.data_type),
+                                None => c.expression.clone(),
+                            })
+                            .collect::<Vec<_>>()
+                            .join(", "),
                         located(&back.source)
                     ));
                 }
@@ -178,9 +177,22 @@ pub async fn make_passive(
     result.map(|_| ())
 }
 
+/// The function of the triggers refusing application writes: SQLSTATE 25006, as from a
+/// read-only server, so applications and drivers treat it as such.
+pub fn refuse_function() -> String {
+    format!(
+        "CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql AS {}",
+        qualified(SCHEMA, REFUSE_FUNCTION),
+        literal(
+            "BEGIN RAISE EXCEPTION 'tandem bluegreen: % is the passive database; write to the active one', current_database() \
+             USING ERRCODE = '25006', HINT = 'tandem bluegreen status says which database is active'; END"
+        )
+    )
+}
+
 pub fn refuse_trigger(schema: &str, table: &str) -> String {
     format!(
-        "CREATE TRIGGER {} BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON {} FOR EACH STATEMENT EXECUTE FUNCTION {}()",
+        "CREATE OR REPLACE TRIGGER {} BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON {} FOR EACH STATEMENT EXECUTE FUNCTION {}()",
         ident(REFUSE_TRIGGER),
         qualified(schema, table),
         qualified(SCHEMA, REFUSE_FUNCTION)
@@ -229,8 +241,14 @@ fn apply_body(map: &TableMap, source: &Table, target: &Table, located: &str) -> 
     let mut insert_cols = Vec::new();
     let mut insert_vals = Vec::new();
     let mut sets = Vec::new();
+    // Values are cast to the target's types: a text `up` into a numeric column has no
+    // assignment cast, and the migration's `alter_column` would have cast it too.
+    let cast = |c: &crate::mapping::ColumnMap, value: String| match target.column(&c.target) {
+        Some(t) => format!("CAST(({value}) AS {})", t.data_type),
+        None => value,
+    };
     for c in &writable {
-        let value = substitute(&c.expression, &source.name, &new)?;
+        let value = cast(c, substitute(&c.expression, &source.name, &new)?);
         insert_cols.push(ident(&c.target));
         insert_vals.push(value.clone());
         let always_identity = target.column(&c.target).is_some_and(|t| t.identity == "a");
@@ -248,7 +266,7 @@ fn apply_body(map: &TableMap, source: &Table, target: &Table, located: &str) -> 
         if key_mapped && !is_key {
             continue;
         }
-        let value = substitute(&c.expression, &source.name, &old)?;
+        let value = cast(c, substitute(&c.expression, &source.name, &old)?);
         conditions.push(if key_mapped {
             format!("{} = {value}", ident(&c.target))
         } else {

@@ -8,7 +8,7 @@ use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use tandem_core::quote::ident;
-use tandem_core::schema::Schema;
+use tandem_core::{Migration, Operation};
 use tandem_sql::{parse_expression, ColumnResolver};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,83 +59,74 @@ impl Mapping {
         }
     }
 
-    /// The mapping of one migration, planned against `before` (the tables as they are before
-    /// it) into `planned` (the logical schema the migration leaves).
-    pub fn of_migration(before: &[catalog::Table], planned: &Schema) -> Result<Mapping> {
+    /// The mapping of one migration from `before` (the tables as they are before it), by
+    /// following its operations: renames carry columns and tables, `up` computes the new
+    /// values and `down` the old ones. Operations that do not change what rows hold (indexes,
+    /// constraints) change nothing here; a `sql` operation's effect is unknown, and `create`
+    /// checks the result against green's catalog.
+    pub fn of_migration(before: &[catalog::Table], migration: &Migration) -> Result<Mapping> {
+        let mut tables: Vec<Walk> = before
+            .iter()
+            .map(|t| Walk {
+                blue: Some(t.name.clone()),
+                name: t.name.clone(),
+                columns: t
+                    .replicated_columns()
+                    .map(|c| (c.name.clone(), Some(ident(&c.name))))
+                    .collect(),
+                downs: t
+                    .replicated_columns()
+                    .map(|c| (c.name.clone(), Some(ident(&c.name))))
+                    .collect(),
+            })
+            .collect();
+        for op in &migration.operations {
+            apply(&mut tables, op, &migration.file)?;
+        }
         let mut forward = Vec::new();
         let mut backward = Vec::new();
         for old in before {
-            let Some(new) = planned
-                .tables
-                .iter()
-                .find(|t| !t.created_here && t.physical == old.name)
-            else {
-                forward.push(TableMap {
+            match tables.iter().find(|t| t.blue.as_deref() == Some(old.name.as_str())) {
+                Some(t) => {
+                    forward.push(TableMap {
+                        source: old.name.clone(),
+                        target: Some(t.name.clone()),
+                        columns: t
+                            .columns
+                            .iter()
+                            .filter_map(|(name, up)| {
+                                up.as_ref().map(|u| ColumnMap {
+                                    target: name.clone(),
+                                    expression: u.clone(),
+                                })
+                            })
+                            .collect(),
+                    });
+                    backward.push(TableMap {
+                        source: t.name.clone(),
+                        target: Some(old.name.clone()),
+                        columns: t
+                            .downs
+                            .iter()
+                            .filter_map(|(name, down)| {
+                                down.as_ref().map(|d| ColumnMap {
+                                    target: name.clone(),
+                                    expression: d.clone(),
+                                })
+                            })
+                            .collect(),
+                    });
+                }
+                None => forward.push(TableMap {
                     source: old.name.clone(),
                     target: None,
                     columns: Vec::new(),
-                });
-                continue;
-            };
-            let old_has = |c: &str| old.column(c).is_some_and(|c| !c.generated);
-            // Forward: each new column from `up`, or from the old column it still is.
-            let mut columns = Vec::new();
-            for c in &new.columns {
-                let up = new
-                    .sync
-                    .iter()
-                    .find(|s| s.new_physical.as_deref() == Some(c.physical.as_str()))
-                    .and_then(|s| s.up.clone());
-                let expression = match up {
-                    Some(up) => checked(&up, &old.name)?,
-                    None if old_has(&c.physical) => ident(&c.physical),
-                    None => continue,
-                };
-                columns.push(ColumnMap {
-                    target: c.name.clone(),
-                    expression,
-                });
+                }),
             }
-            forward.push(TableMap {
-                source: old.name.clone(),
-                target: Some(new.name.clone()),
-                columns,
-            });
-            // Backward: each old column from `down` (written over the new physical columns,
-            // which take their logical names at complete), or from the column it became.
-            let renamed: BTreeMap<String, String> = new
-                .columns
-                .iter()
-                .map(|c| (c.physical.clone(), ident(&c.name)))
-                .collect();
-            let mut columns = Vec::new();
-            for old_col in old.replicated_columns() {
-                let down = new
-                    .sync
-                    .iter()
-                    .find(|s| s.old_physical.as_deref() == Some(old_col.name.as_str()))
-                    .and_then(|s| s.down.clone());
-                let expression = match down {
-                    Some(down) => substitute(&down, &new.name, &renamed)?,
-                    None => match new.columns.iter().find(|c| c.physical == old_col.name) {
-                        Some(c) => ident(&c.name),
-                        None => continue,
-                    },
-                };
-                columns.push(ColumnMap {
-                    target: old_col.name.clone(),
-                    expression,
-                });
-            }
-            backward.push(TableMap {
-                source: new.name.clone(),
-                target: Some(old.name.clone()),
-                columns,
-            });
         }
-        for new in planned.tables.iter().filter(|t| t.created_here) {
+        for t in tables.iter().filter(|t| t.blue.is_none()) {
             backward.push(TableMap {
-                source: new.name.clone(),
+                source: t.name.clone(),
                 target: None,
                 columns: Vec::new(),
             });
@@ -174,6 +165,127 @@ impl Mapping {
     }
 }
 
+/// A table while following a migration's operations.
+struct Walk {
+    /// Blue's name for it; None for a table the migration creates.
+    blue: Option<String>,
+    /// Its name now.
+    name: String,
+    /// Its columns now, each with its value as SQL over blue's columns (None: no value
+    /// comes from blue, the column keeps its default).
+    columns: Vec<(String, Option<String>)>,
+    /// Blue's columns, each with its value as SQL over the columns it has now (None: it
+    /// cannot be computed any more).
+    downs: Vec<(String, Option<String>)>,
+}
+
+fn walk<'a>(tables: &'a mut [Walk], name: &str, file: &str) -> Result<&'a mut Walk> {
+    tables.iter_mut().find(|t| t.name == name).ok_or_else(|| {
+        Error::usage(
+            format!("{file}: table {name} does not exist at this point of the migration"),
+            "check the table names of the operations",
+        )
+    })
+}
+
+/// Replaces `column` by `value` in every expression of `exprs` that reads it; an expression
+/// reading it becomes None when `value` is None.
+fn replace_in(
+    exprs: &mut [(String, Option<String>)],
+    table: &str,
+    column: &str,
+    value: Option<&str>,
+) -> Result<()> {
+    for (_, e) in exprs.iter_mut() {
+        let Some(text) = e.clone() else { continue };
+        if !references(&text, table)?.iter().any(|r| r == column) {
+            continue;
+        }
+        *e = match value {
+            Some(v) => {
+                let values = BTreeMap::from([(column.to_string(), v.to_string())]);
+                Some(substitute(&text, table, &values)?)
+            }
+            None => None,
+        };
+    }
+    Ok(())
+}
+
+/// An expression of the migration (over the table's columns now) as SQL over blue's columns:
+/// each column it reads replaced by that column's value. None if it reads a column with none.
+fn over_blue(t: &Walk, expression: &str) -> Result<Option<String>> {
+    let mut values = BTreeMap::new();
+    for r in references(expression, &t.name)? {
+        match t.columns.iter().find(|(n, _)| *n == r) {
+            Some((_, Some(v))) => {
+                values.insert(r, v.clone());
+            }
+            Some((_, None)) => return Ok(None),
+            None => {}
+        }
+    }
+    substitute(expression, &t.name, &values).map(Some)
+}
+
+fn apply(tables: &mut Vec<Walk>, op: &Operation, file: &str) -> Result<()> {
+    match op {
+        Operation::RenameTable(r) => walk(tables, &r.from, file)?.name = r.to.clone(),
+        Operation::RenameColumn(r) => rename(walk(tables, &r.table, file)?, &r.from, &r.to)?,
+        Operation::AlterColumn(a) => {
+            let t = walk(tables, &a.table, file)?;
+            if let Some(to) = &a.name {
+                rename(t, &a.column, to)?;
+            }
+            if let Some(up) = &a.up {
+                let value = over_blue(t, up)?;
+                if let Some(c) = t.columns.iter_mut().find(|(n, _)| *n == a.column) {
+                    c.1 = value;
+                }
+            }
+            if let Some(down) = &a.down {
+                checked(down, &t.name)?;
+                let table = t.name.clone();
+                replace_in(&mut t.downs, &table, &a.column, Some(down))?;
+            }
+        }
+        Operation::AddColumn(a) => {
+            let t = walk(tables, &a.table, file)?;
+            let value = match &a.up {
+                Some(up) => over_blue(t, up)?,
+                None => None,
+            };
+            t.columns.push((a.column.name.clone(), value));
+        }
+        Operation::DropColumn(d) => {
+            let t = walk(tables, &d.table, file)?;
+            t.columns.retain(|(n, _)| *n != d.column);
+            let table = t.name.clone();
+            if let Some(down) = &d.down {
+                checked(down, &table)?;
+            }
+            replace_in(&mut t.downs, &table, &d.column, d.down.as_deref())?;
+        }
+        Operation::DropTable(d) => tables.retain(|t| t.name != d.name),
+        Operation::CreateTable(c) => tables.push(Walk {
+            blue: None,
+            name: c.name.clone(),
+            columns: c.columns.iter().map(|c| (c.name.clone(), None)).collect(),
+            downs: Vec::new(),
+        }),
+        _ => {}
+    }
+    Ok(())
+}
+
+fn rename(t: &mut Walk, from: &str, to: &str) -> Result<()> {
+    if let Some(c) = t.columns.iter_mut().find(|(n, _)| n == from) {
+        c.0 = to.to_string();
+    }
+    let table = t.name.clone();
+    replace_in(&mut t.downs, &table, from, Some(&ident(to)))
+}
+
 /// `first` (a to b) then `second` (b to c): a to c.
 fn compose(first: &[TableMap], second: &[TableMap]) -> Result<Vec<TableMap>> {
     let mut out = Vec::new();
@@ -193,7 +305,7 @@ fn compose(first: &[TableMap], second: &[TableMap]) -> Result<Vec<TableMap>> {
         let values: BTreeMap<String, String> = f
             .columns
             .iter()
-            .map(|c| (c.target.clone(), format!("({})", c.expression)))
+            .map(|c| (c.target.clone(), c.expression.clone()))
             .collect();
         let mut columns = Vec::new();
         for c in &s.columns {
@@ -280,12 +392,81 @@ pub fn substitute(
 ) -> Result<String> {
     parse(expression, table)?
         .rewrite(&Replace { table, values })
+        .map(|s| unwrap_parentheses(&s).to_string())
         .map_err(|e| {
             Error::usage(
                 format!("the expression `{expression}` of table {table} cannot be rewritten: {e}"),
                 "check the column names it uses",
             )
         })
+}
+
+/// `(("id"))` is `"id"`: parentheses around the whole expression are dropped, so that a column
+/// carried through several migrations is still recognised as itself.
+fn unwrap_parentheses(expression: &str) -> &str {
+    let mut s = expression.trim();
+    while s.starts_with('(') && s.ends_with(')') && encloses(s) {
+        s = s[1..s.len() - 1].trim();
+    }
+    s
+}
+
+/// Whether the first parenthesis closes at the very end (quotes respected).
+fn encloses(s: &str) -> bool {
+    let mut depth = 0i32;
+    let mut quote: Option<char> = None;
+    for (i, c) in s.char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'') | (None, '"') => quote = Some(c),
+            (None, '(') => depth += 1,
+            (None, ')') => {
+                depth -= 1;
+                if depth == 0 && i != s.len() - 1 {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+    depth == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outer_parentheses_only_are_dropped() {
+        assert_eq!(unwrap_parentheses("((\"id\"))"), "\"id\"");
+        assert_eq!(unwrap_parentheses("(a) + (b)"), "(a) + (b)");
+        assert_eq!(unwrap_parentheses("(')(')"), "')('");
+    }
+
+    #[test]
+    fn composition_carries_a_column_through_two_migrations() {
+        let one = Mapping {
+            forward: vec![TableMap {
+                source: "t".into(),
+                target: Some("t".into()),
+                columns: vec![ColumnMap { target: "price".into(), expression: "CAST(\"price\" AS numeric)".into() }],
+            }],
+            backward: vec![],
+        };
+        let two = Mapping {
+            forward: vec![TableMap {
+                source: "t".into(),
+                target: Some("u".into()),
+                columns: vec![ColumnMap { target: "cost".into(), expression: "\"price\" * 2".into() }],
+            }],
+            backward: vec![],
+        };
+        let both = one.then(&two).unwrap();
+        assert_eq!(both.forward[0].target.as_deref(), Some("u"));
+        assert_eq!(both.forward[0].columns[0].target, "cost");
+        assert_eq!(both.forward[0].columns[0].expression, "(CAST(\"price\" AS numeric)) * 2");
+    }
 }
 
 /// The column names an expression reads.

@@ -347,6 +347,13 @@ async fn wait_for_marker(passive: &Conn, token: &str, timeout: Duration) -> Resu
     }
 }
 
+/// Waits until the passive side has applied everything committed on the active side so far.
+pub async fn catch_up(active: &Conn, passive: &Conn, timeout: Duration) -> Result<()> {
+    let token = format!("catch-up-{}-{}", std::process::id(), window_token());
+    write_marker(active, &token).await?;
+    wait_for_marker(passive, &token, timeout).await
+}
+
 fn window_token() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

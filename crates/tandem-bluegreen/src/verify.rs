@@ -13,7 +13,7 @@ use crate::state::{self, State};
 use crate::{Error, Progress, Result, Side};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tandem_core::quote::{ident, qualified};
 
 #[derive(Debug, Clone)]
@@ -29,7 +29,7 @@ impl Default for VerifySettings {
     fn default() -> Self {
         VerifySettings {
             batch_size: 10_000,
-            attempts: 3,
+            attempts: 5,
             max_keys: 10,
         }
     }
@@ -97,7 +97,6 @@ pub async fn verify(
                 active,
                 passive,
                 &options.schema,
-                from,
                 map,
                 source,
                 real,
@@ -107,7 +106,8 @@ pub async fn verify(
             .await?,
         );
     }
-    let ok = tables.iter().all(|t| t.differences.is_empty() && t.rows_active == t.rows_passive);
+    // Counts are read while writes go on; the rows compared after catching up decide.
+    let ok = tables.iter().all(|t| t.differences.is_empty());
     for (conn, st) in [(&pair.blue, &blue_state), (&pair.green, &green_state)] {
         let mut st: State = st.clone();
         st.verified = Some(ok);
@@ -187,7 +187,6 @@ async fn table(
     active: &Conn,
     passive: &Conn,
     schema: &str,
-    from: Side,
     map: &TableMap,
     source: &Table,
     target: &Table,
@@ -262,40 +261,33 @@ async fn table(
     // The last key of the previous batch, as text per key column, cast on each use.
     let mut lower: Option<Vec<String>> = None;
     loop {
-        let mut attempt = 0;
-        let (a, p, upper) = loop {
-            let a = read(active, &active_reader, &key_types, lower.as_deref(), None, Some(settings.batch_size)).await?;
-            let upper = if (a.len() as i64) < settings.batch_size {
-                None
-            } else {
-                a.last().map(|r| r.2.clone())
-            };
-            let p = read(passive, &passive_reader, &key_types, lower.as_deref(), upper.as_deref(), None).await?;
-            let same = a.len() == p.len() && a.iter().zip(&p).all(|(x, y)| x.0 == y.0 && x.1 == y.1);
-            attempt += 1;
-            if same || attempt >= settings.attempts {
-                break (a, p, upper);
-            }
-            catch_up(active, passive, from).await?;
+        let a = read(active, &active_reader, &key_types, lower.as_deref(), None, Some(settings.batch_size)).await?;
+        let upper = if (a.len() as i64) < settings.batch_size {
+            None
+        } else {
+            a.last().map(|r| r.2.clone())
         };
+        let p = read(passive, &passive_reader, &key_types, lower.as_deref(), upper.as_deref(), None).await?;
         batches += 1;
         rows_active += a.len() as i64;
         rows_passive += p.len() as i64;
-        let pm: HashMap<&str, &str> = p.iter().map(|r| (r.0.as_str(), r.1.as_str())).collect();
-        let am: HashMap<&str, &str> = a.iter().map(|r| (r.0.as_str(), r.1.as_str())).collect();
-        for (k, h, _) in &a {
-            match pm.get(k.as_str()) {
-                None => differences.push(format!("missing on the passive side: key ({k})")),
-                Some(ph) if ph != h => differences.push(format!("different: key ({k})")),
-                _ => {}
+        let mut differing = compare(&a, &p, None);
+        // Replication is asynchronous: read the active side, wait until the passive side has
+        // everything written before that read, read it, and compare the rows that differed.
+        let mut attempt = 1;
+        while !differing.is_empty() && attempt < settings.attempts {
+            attempt += 1;
+            let a = read(active, &active_reader, &key_types, lower.as_deref(), upper.as_deref(), None).await?;
+            crate::switch::catch_up(active, passive, Duration::from_secs(10)).await?;
+            let p = read(passive, &passive_reader, &key_types, lower.as_deref(), upper.as_deref(), None).await?;
+            let keys: Vec<String> = differing.iter().map(|d| d.1.clone()).collect();
+            differing = compare(&a, &p, Some(&keys));
+        }
+        for (kind, key) in differing {
+            if differences.len() < settings.max_keys {
+                differences.push(format!("{kind}: key ({key})"));
             }
         }
-        for (k, _, _) in &p {
-            if !am.contains_key(k.as_str()) {
-                differences.push(format!("extra on the passive side: key ({k})"));
-            }
-        }
-        differences.truncate(settings.max_keys);
         match upper {
             Some(u) => lower = Some(u),
             None => break,
@@ -311,6 +303,29 @@ async fn table(
     })
 }
 
+type Rows = Vec<(String, String, Vec<String>)>;
+
+/// The keys that differ between the two sides' rows (only among `only`, when given).
+fn compare(a: &Rows, p: &Rows, only: Option<&[String]>) -> Vec<(&'static str, String)> {
+    let pm: HashMap<&str, &str> = p.iter().map(|r| (r.0.as_str(), r.1.as_str())).collect();
+    let am: HashMap<&str, &str> = a.iter().map(|r| (r.0.as_str(), r.1.as_str())).collect();
+    let wanted = |k: &str| only.is_none_or(|o| o.iter().any(|x| x == k));
+    let mut out = Vec::new();
+    for (k, h, _) in a.iter().filter(|r| wanted(&r.0)) {
+        match pm.get(k.as_str()) {
+            None => out.push(("missing on the passive side", k.clone())),
+            Some(ph) if ph != h => out.push(("different", k.clone())),
+            _ => {}
+        }
+    }
+    for (k, _, _) in p.iter().filter(|r| wanted(&r.0)) {
+        if !am.contains_key(k.as_str()) {
+            out.push(("extra on the passive side", k.clone()));
+        }
+    }
+    out
+}
+
 /// `(key text, hash, key columns as text)` rows of one batch.
 async fn read(
     conn: &Conn,
@@ -319,7 +334,7 @@ async fn read(
     lower: Option<&[String]>,
     upper: Option<&[String]>,
     limit: Option<i64>,
-) -> Result<Vec<(String, String, Vec<String>)>> {
+) -> Result<Rows> {
     let sql = reader.batch_sql(key_types, lower.is_some(), upper.is_some(), limit);
     let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = Vec::new();
     for b in lower.iter().chain(upper.iter()) {
@@ -344,35 +359,4 @@ async fn read(
         ));
     }
     Ok(out)
-}
-
-/// Waits (up to 10 s) until the passive side confirmed the active side's current WAL position.
-async fn catch_up(active: &Conn, passive: &Conn, from: Side) -> Result<()> {
-    let _ = passive;
-    let name = crate::names::replication_name(from);
-    let started = Instant::now();
-    let target: String = get(
-        &active
-            .client()
-            .query_one("SELECT pg_catalog.pg_current_wal_lsn()::text", &[])
-            .await
-            .map_err(|e| Error::db("reading the WAL position", e))?,
-        0,
-    )?;
-    while started.elapsed() < Duration::from_secs(10) {
-        let row = active
-            .client()
-            .query_opt(
-                "SELECT confirmed_flush_lsn >= $2::text::pg_lsn FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
-                &[&name, &target],
-            )
-            .await
-            .map_err(|e| Error::db("reading the slot's position", e))?;
-        match row {
-            Some(r) if get::<Option<bool>>(&r, 0)? == Some(true) => return Ok(()),
-            None => return Ok(()),
-            _ => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
-    }
-    Ok(())
 }
