@@ -162,7 +162,14 @@ async fn switchover_and_switchback_keep_every_write() {
         assert_eq!(count(&c, "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'tandem_bluegreen%'").await, 0, "{url}");
         assert_eq!(count(&c, "SELECT count(*) FROM pg_class WHERE relname = 'items' AND relnamespace = 'public'::regnamespace").await, 1, "{url}");
     }
-    // Green keeps its own shape after cleanup, and takes writes (it is simply a copy now).
+    // Green keeps its own shape after cleanup (a stale copy now), blue its own.
     let g = client(&green).await;
-    g.execute("INSERT INTO public.items (price, title) VALUES (2.5, 'green after')", &[]).await.unwrap();
+    assert_eq!(
+        strings(&g, "SELECT attname || ' ' || format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'public.items'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum").await,
+        vec!["id bigint", "title text", "added timestamp with time zone", "price numeric(10,2)"]
+    );
+    assert_eq!(
+        strings(&b, "SELECT attname || ' ' || format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'public.items'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum").await,
+        vec!["id bigint", "price text", "name text", "added timestamp with time zone"]
+    );
 }

@@ -1,5 +1,6 @@
 //! The commands that talk to a database.
 
+pub mod bluegreen;
 mod show;
 
 use crate::cli::{Cli, Command};
@@ -16,6 +17,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Report> {
     let g = cli.global;
     if let Command::Demo(args) = &cli.command {
         return crate::demo::run(args, g.quiet).await;
+    }
+    if let Command::Bluegreen(args) = &cli.command {
+        return bluegreen::run(args, &g).await;
     }
     // Parse files before connecting: a bad file is reported without touching the database.
     let migration = match &cli.command {
@@ -122,7 +126,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Report> {
         }
         #[cfg(feature = "lint")]
         Command::Lint(_) | Command::Convert(_) => {}
-        Command::Demo(_) => {}
+        Command::Demo(_) | Command::Bluegreen(_) => {}
     }
     Ok(ExitCode::SUCCESS)
 }
