@@ -20,6 +20,10 @@ use tandem_core::quote::qualified;
 pub struct SwitchSettings {
     /// Refuse when the passive side is further behind than this.
     pub max_lag_bytes: i64,
+    /// Refuse when the passive side takes longer than this to apply a probe row written on
+    /// the active side. The slot's byte lag alone understates a subscriber stuck inside a
+    /// transaction (it confirmed everything before it), the probe does not.
+    pub max_lag_time: Duration,
     /// Refuse when a transaction on the active side is older than this.
     pub max_transaction_age: Duration,
     /// Refuse unless the latest `verify` found both sides equal.
@@ -37,6 +41,7 @@ impl Default for SwitchSettings {
     fn default() -> Self {
         SwitchSettings {
             max_lag_bytes: 16 * 1024 * 1024,
+            max_lag_time: Duration::from_secs(2),
             max_transaction_age: Duration::from_secs(10),
             require_verified: true,
             write_grace: Duration::from_millis(200),
@@ -218,6 +223,15 @@ async fn guardrails(
                 settings.max_lag_bytes
             ),
             "nothing was stopped; wait until `tandem bluegreen status` shows less lag, or raise --max-lag",
+        ));
+    }
+    if catch_up(active, passive, settings.max_lag_time).await.is_err() {
+        return Err(Error::usage(
+            format!(
+                "the passive side is behind: it did not apply a probe row within {:?} (lag over the threshold)",
+                settings.max_lag_time
+            ),
+            "nothing was stopped; check `tandem bluegreen status` and the passive server (a long transaction or lock there holds replication), or raise --max-lag-time",
         ));
     }
     if settings.require_verified && passive_state.verified != Some(true) {

@@ -54,6 +54,9 @@ pub struct SwitchArgs {
     /// Refuse when the passive side is more than this many bytes behind.
     #[arg(long, default_value_t = 16 * 1024 * 1024)]
     pub max_lag: i64,
+    /// Refuse when the passive side takes longer than this to apply a probe write.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub max_lag_time: Duration,
     /// Refuse when a transaction on the live side is older than this.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub max_transaction_age: Duration,
@@ -183,6 +186,7 @@ pub async fn run(args: &BluegreenArgs, g: &Global) -> Result<ExitCode, Report> {
         BluegreenCommand::Switchover(a) | BluegreenCommand::Switchback(a) => {
             let settings = SwitchSettings {
                 max_lag_bytes: a.max_lag,
+                max_lag_time: a.max_lag_time,
                 max_transaction_age: a.max_transaction_age,
                 require_verified: !a.skip_verify,
                 write_grace: a.write_grace,
