@@ -58,7 +58,14 @@ async fn main() {
     let admin_b = client(&blue_cluster.url("postgres")).await;
     let admin_g = client(&green_cluster.url("postgres")).await;
     admin_b.batch_execute("CREATE DATABASE blue").await.unwrap();
-    admin_g.batch_execute("CREATE DATABASE green; CREATE DATABASE dumped").await.unwrap();
+    admin_g
+        .batch_execute("CREATE DATABASE green")
+        .await
+        .unwrap();
+    admin_g
+        .batch_execute("CREATE DATABASE dumped")
+        .await
+        .unwrap();
     let blue = blue_cluster.url("blue");
     let green = green_cluster.url("green");
     let b = client(&blue).await;
@@ -80,14 +87,24 @@ async fn main() {
         .spawn()
         .expect("pg_dump (Debian: postgresql-client-15)");
     let restore = Command::new(bin.join("psql"))
-        .args(["-q", "-X", "-v", "ON_ERROR_STOP=1", "-d", &green_cluster.url("dumped")])
+        .args([
+            "-q",
+            "-X",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            &green_cluster.url("dumped"),
+        ])
         .stdin(dump.stdout.take().unwrap())
         .stdout(Stdio::null())
         .status()
         .expect("psql (Debian: postgresql-client-15)");
     let dumped = dump.wait().unwrap();
     let dump_secs = started.elapsed().as_secs_f64();
-    assert!(restore.success() && dumped.success(), "pg_dump | psql failed");
+    assert!(
+        restore.success() && dumped.success(),
+        "pg_dump | psql failed"
+    );
 
     // tandem: create, then wait until the subscription's copy is done.
     let options = Options {
@@ -96,7 +113,9 @@ async fn main() {
         schema: "public".into(),
     };
     let started = Instant::now();
-    tandem_bluegreen::create(&options, &[], &Quiet).await.unwrap();
+    tandem_bluegreen::create(&options, &[], &Quiet)
+        .await
+        .unwrap();
     loop {
         let s = tandem_bluegreen::status(&options).await.unwrap();
         if s.state == "streaming" {
@@ -107,7 +126,11 @@ async fn main() {
     }
     let copy_secs = started.elapsed().as_secs_f64();
     let g = client(&green).await;
-    let copied: i64 = g.query_one("SELECT count(*) FROM public.events", &[]).await.unwrap().get(0);
+    let copied: i64 = g
+        .query_one("SELECT count(*) FROM public.events", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(copied, rows);
     println!();
     println!("initial copy of {rows} rows (one run)");
@@ -164,7 +187,9 @@ async fn main() {
         require_verified: false,
         ..SwitchSettings::default()
     };
-    let report = tandem_bluegreen::switchover(&options, &settings, &Quiet).await.unwrap();
+    let report = tandem_bluegreen::switchover(&options, &settings, &Quiet)
+        .await
+        .unwrap();
     // What an application does when the database refuses writes: reconnect to the new target.
     *target.lock().unwrap() = green.clone();
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -177,11 +202,24 @@ async fn main() {
         acknowledged += a;
     }
     println!();
-    println!("switchover under {writers} writing clients ({acknowledged} writes acknowledged in 4 s)");
-    println!("  write-unavailable window (tandem's measure): {:>8.1} ms   target < 1000 ms: {}", report.window_ms, if report.window_ms < 1000.0 { "PASS" } else { "FAIL" });
+    println!(
+        "switchover under {writers} writing clients ({acknowledged} writes acknowledged in 4 s)"
+    );
+    println!(
+        "  write-unavailable window (tandem's measure): {:>8.1} ms   target < 1000 ms: {}",
+        report.window_ms,
+        if report.window_ms < 1000.0 {
+            "PASS"
+        } else {
+            "FAIL"
+        }
+    );
     for (phase, ms) in &report.phases {
         println!("    {phase:<28} {ms:>8.1} ms");
     }
-    println!("  longest gap between two acknowledged writes of one client: {:>8.1} ms", gap.as_secs_f64() * 1000.0);
+    println!(
+        "  longest gap between two acknowledged writes of one client: {:>8.1} ms",
+        gap.as_secs_f64() * 1000.0
+    );
     tandem_bluegreen::cleanup(&options).await.unwrap();
 }

@@ -120,9 +120,7 @@ pub async fn sequences(client: &Client, schema: &str) -> Result<Vec<(String, Opt
         )
         .await
         .map_err(|e| Error::db(format!("reading the sequences of schema {schema}"), e))?;
-    rows.iter()
-        .map(|r| Ok((get(r, 0)?, get(r, 1)?)))
-        .collect()
+    rows.iter().map(|r| Ok((get(r, 0)?, get(r, 1)?))).collect()
 }
 
 pub async fn schema_exists(client: &Client, schema: &str) -> Result<bool> {

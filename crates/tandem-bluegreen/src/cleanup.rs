@@ -25,9 +25,24 @@ pub async fn cleanup(options: &Options) -> Result<CleanupReport> {
     // Subscriptions first (each also releases its slot on the other side).
     for (passive, active, from) in [(&green, &blue, Side::Blue), (&blue, &green, Side::Green)] {
         let name = names::replication_name(from);
-        let had = has(passive, "SELECT subname::text FROM pg_catalog.pg_subscription WHERE subname = $1", name).await?;
-        let slot = has(active, "SELECT slot_name::text FROM pg_catalog.pg_replication_slots WHERE slot_name = $1", name).await?;
-        let publication = has(active, "SELECT pubname::text FROM pg_catalog.pg_publication WHERE pubname = $1", name).await?;
+        let had = has(
+            passive,
+            "SELECT subname::text FROM pg_catalog.pg_subscription WHERE subname = $1",
+            name,
+        )
+        .await?;
+        let slot = has(
+            active,
+            "SELECT slot_name::text FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
+            name,
+        )
+        .await?;
+        let publication = has(
+            active,
+            "SELECT pubname::text FROM pg_catalog.pg_publication WHERE pubname = $1",
+            name,
+        )
+        .await?;
         link::unsubscribe(passive, Some(active), from).await?;
         if had {
             removed.push(format!("subscription {name} on {}", passive.target));
@@ -45,7 +60,10 @@ pub async fn cleanup(options: &Options) -> Result<CleanupReport> {
             // triggers (none are left there normally).
             link::make_active(conn, &st, &[]).await?;
             for s in &st.staging {
-                removed.push(format!("staging table {}.{s} on {}", st.schema, conn.target));
+                removed.push(format!(
+                    "staging table {}.{s} on {}",
+                    st.schema, conn.target
+                ));
             }
         } else {
             for t in catalog::tables(conn.client(), &options.schema).await? {
@@ -62,7 +80,12 @@ pub async fn cleanup(options: &Options) -> Result<CleanupReport> {
             }
         }
         if catalog::schema_exists(conn.client(), SCHEMA).await? {
-            exec(conn, "dropping tandem's bluegreen schema", &format!("DROP SCHEMA {} CASCADE", ident(SCHEMA))).await?;
+            exec(
+                conn,
+                "dropping tandem's bluegreen schema",
+                &format!("DROP SCHEMA {} CASCADE", ident(SCHEMA)),
+            )
+            .await?;
             removed.push(format!("schema {SCHEMA} on {}", conn.target));
         }
     }

@@ -44,7 +44,11 @@ pub async fn create(
             .map(|p| format!("{}: {}", p.side.name(), p.fix))
             .collect();
         return Err(Error::usage(
-            format!("{} precondition(s) not met:\n  {}", problems.len(), what.join("\n  ")),
+            format!(
+                "{} precondition(s) not met:\n  {}",
+                problems.len(),
+                what.join("\n  ")
+            ),
             fix.join("\n"),
         ));
     }

@@ -96,7 +96,10 @@ pub async fn make_passive(
         if let (Some(fill), Some(_)) = (fill, &s.map.target) {
             // The staging table must hold the active side's rows, or replicated updates and
             // deletes find nothing to change: computed here from the passive side's own rows.
-            if let Some(back) = fill.iter().find(|m| m.target.as_deref() == Some(&s.source.name)) {
+            if let Some(back) = fill
+                .iter()
+                .find(|m| m.target.as_deref() == Some(&s.source.name))
+            {
                 let cols: Vec<&crate::mapping::ColumnMap> = back
                     .columns
                     .iter()
@@ -105,7 +108,10 @@ pub async fn make_passive(
                 if !cols.is_empty() {
                     sql.push(format!(
                         "INSERT INTO {staging} ({}) SELECT {} FROM {}",
-                        cols.iter().map(|c| ident(&c.target)).collect::<Vec<_>>().join(", "),
+                        cols.iter()
+                            .map(|c| ident(&c.target))
+                            .collect::<Vec<_>>()
+                            .join(", "),
                         cols.iter()
                             .map(|c| match s.source.column(&c.target) {
                                 Some(t) => format!("CAST(({}) AS {})", c.expression, t.data_type),
@@ -130,7 +136,12 @@ pub async fn make_passive(
         let function = qualified(SCHEMA, &format!("{APPLY_FUNCTION_PREFIX}{i}"));
         sql.push(format!(
             "CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS {}",
-            literal(&apply_body(&s.map, &s.source, target, &located(target_name))?)
+            literal(&apply_body(
+                &s.map,
+                &s.source,
+                target,
+                &located(target_name)
+            )?)
         ));
         sql.push(format!(
             "CREATE TRIGGER {} AFTER INSERT OR UPDATE OR DELETE ON {staging} FOR EACH ROW EXECUTE FUNCTION {function}()",
@@ -165,8 +176,12 @@ pub async fn make_passive(
         // Every table under the schema's names now refuses application writes (replicated
         // writes run with session_replication_role = replica, where these triggers sleep).
         for table in catalog::tables(conn.client(), schema).await? {
-            exec(conn, "refusing application writes", &refuse_trigger(schema, &table.name))
-                .await?;
+            exec(
+                conn,
+                "refusing application writes",
+                &refuse_trigger(schema, &table.name),
+            )
+            .await?;
         }
         exec(conn, "making the database passive", "COMMIT").await
     }
@@ -259,7 +274,10 @@ fn apply_body(map: &TableMap, source: &Table, target: &Table, located: &str) -> 
     // Find the target row by its key when every key column is mapped (index lookups); else
     // by every mapped column.
     let key_mapped = !target.key.is_empty()
-        && target.key.iter().all(|k| writable.iter().any(|c| &c.target == k));
+        && target
+            .key
+            .iter()
+            .all(|k| writable.iter().any(|c| &c.target == k));
     let mut conditions = Vec::new();
     for c in &writable {
         let is_key = target.key.contains(&c.target);
@@ -290,7 +308,10 @@ fn apply_body(map: &TableMap, source: &Table, target: &Table, located: &str) -> 
     let update = if sets.is_empty() {
         String::new()
     } else {
-        format!("UPDATE {located} SET {} WHERE {condition};", sets.join(", "))
+        format!(
+            "UPDATE {located} SET {} WHERE {condition};",
+            sets.join(", ")
+        )
     };
     Ok(format!(
         "BEGIN IF TG_OP = 'INSERT' THEN {insert} ELSIF TG_OP = 'UPDATE' THEN {update} ELSE DELETE FROM {located} WHERE {condition}; END IF; RETURN NULL; END"
@@ -351,7 +372,10 @@ async fn drop_apply_functions(conn: &Conn) -> Result<()> {
         SCHEMA,
     )
     .await?;
-    for f in functions.iter().filter(|f| f.starts_with(APPLY_FUNCTION_PREFIX)) {
+    for f in functions
+        .iter()
+        .filter(|f| f.starts_with(APPLY_FUNCTION_PREFIX))
+    {
         exec(
             conn,
             "dropping an apply function",
@@ -396,7 +420,8 @@ pub async fn create_slot(active: &Conn, from: Side) -> Result<()> {
         .await
         .map_err(|e| Error::Database {
             context: format!("creating the replication slot on {}", active.target),
-            help: "check max_replication_slots on that server (each direction needs one free slot)".into(),
+            help: "check max_replication_slots on that server (each direction needs one free slot)"
+                .into(),
             source: e,
         })?;
     Ok(())
@@ -473,7 +498,12 @@ pub async fn drop_slot(conn: &Conn, name: &str) -> Result<()> {
                 &[&name],
             )
             .await;
-        r.map_err(|e| Error::db(format!("ending the sender of slot {name} on {}", conn.target), e))?;
+        r.map_err(|e| {
+            Error::db(
+                format!("ending the sender of slot {name} on {}", conn.target),
+                e,
+            )
+        })?;
         let dropped = conn
             .client()
             .execute(
@@ -487,11 +517,19 @@ pub async fn drop_slot(conn: &Conn, name: &str) -> Result<()> {
             Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::OBJECT_IN_USE) => {
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await
             }
-            Err(e) => return Err(Error::db(format!("dropping slot {name} on {}", conn.target), e)),
+            Err(e) => {
+                return Err(Error::db(
+                    format!("dropping slot {name} on {}", conn.target),
+                    e,
+                ))
+            }
         }
     }
     Err(Error::usage(
-        format!("the replication slot {name} on {} stays in use", conn.target),
+        format!(
+            "the replication slot {name} on {} stays in use",
+            conn.target
+        ),
         "find its user in pg_replication_slots.active_pid and end it, then run the command again",
     ))
 }

@@ -86,7 +86,10 @@ impl Mapping {
         let mut forward = Vec::new();
         let mut backward = Vec::new();
         for old in before {
-            match tables.iter().find(|t| t.blue.as_deref() == Some(old.name.as_str())) {
+            match tables
+                .iter()
+                .find(|t| t.blue.as_deref() == Some(old.name.as_str()))
+            {
                 Some(t) => {
                     forward.push(TableMap {
                         source: old.name.clone(),
@@ -325,7 +328,10 @@ fn compose(first: &[TableMap], second: &[TableMap]) -> Result<Vec<TableMap>> {
         });
     }
     // Tables the second step creates from nothing.
-    for s in second.iter().filter(|s| !first.iter().any(|f| f.target.as_ref() == Some(&s.source))) {
+    for s in second
+        .iter()
+        .filter(|s| !first.iter().any(|f| f.target.as_ref() == Some(&s.source)))
+    {
         out.push(TableMap {
             source: s.source.clone(),
             target: None,
@@ -433,6 +439,11 @@ fn encloses(s: &str) -> bool {
     depth == 0
 }
 
+/// The column names an expression reads.
+pub fn references(expression: &str, table: &str) -> Result<Vec<String>> {
+    Ok(parse(expression, table)?.referenced_columns(&Collect(table)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -450,7 +461,10 @@ mod tests {
             forward: vec![TableMap {
                 source: "t".into(),
                 target: Some("t".into()),
-                columns: vec![ColumnMap { target: "price".into(), expression: "CAST(\"price\" AS numeric)".into() }],
+                columns: vec![ColumnMap {
+                    target: "price".into(),
+                    expression: "CAST(\"price\" AS numeric)".into(),
+                }],
             }],
             backward: vec![],
         };
@@ -458,18 +472,19 @@ mod tests {
             forward: vec![TableMap {
                 source: "t".into(),
                 target: Some("u".into()),
-                columns: vec![ColumnMap { target: "cost".into(), expression: "\"price\" * 2".into() }],
+                columns: vec![ColumnMap {
+                    target: "cost".into(),
+                    expression: "\"price\" * 2".into(),
+                }],
             }],
             backward: vec![],
         };
         let both = one.then(&two).unwrap();
         assert_eq!(both.forward[0].target.as_deref(), Some("u"));
         assert_eq!(both.forward[0].columns[0].target, "cost");
-        assert_eq!(both.forward[0].columns[0].expression, "(CAST(\"price\" AS numeric)) * 2");
+        assert_eq!(
+            both.forward[0].columns[0].expression,
+            "(CAST(\"price\" AS numeric)) * 2"
+        );
     }
-}
-
-/// The column names an expression reads.
-pub fn references(expression: &str, table: &str) -> Result<Vec<String>> {
-    Ok(parse(expression, table)?.referenced_columns(&Collect(table)))
 }

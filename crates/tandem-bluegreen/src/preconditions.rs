@@ -46,8 +46,11 @@ pub async fn check_preconditions(pair: &Pair) -> Result<Vec<Problem>> {
     if crate::catalog::schema_exists(green.client(), SCHEMA).await? {
         problems.push(Problem {
             side: Side::Green,
-            what: format!("green already has a `{SCHEMA}` schema: a blue-green procedure was created before"),
-            fix: "run `tandem bluegreen cleanup`, then drop and re-create the green database".into(),
+            what: format!(
+                "green already has a `{SCHEMA}` schema: a blue-green procedure was created before"
+            ),
+            fix: "run `tandem bluegreen cleanup`, then drop and re-create the green database"
+                .into(),
         });
     }
     let green_tables = catalog::tables(green.client(), &pair.schema).await?;
@@ -96,9 +99,7 @@ async fn server(conn: &Conn, side: Side, problems: &mut Vec<Problem>) -> Result<
     let (superuser, replication): (bool, bool) = (get(&row, 6)?, get(&row, 7)?);
     let user: String = get(&row, 8)?;
     let version: i32 = get(&row, 9)?;
-    let mut problem = |what: String, fix: String| {
-        problems.push(Problem { side, what, fix })
-    };
+    let mut problem = |what: String, fix: String| problems.push(Problem { side, what, fix });
     if wal_level != "logical" {
         problem(
             format!("wal_level is `{wal_level}` on {}", conn.target),
@@ -113,7 +114,10 @@ async fn server(conn: &Conn, side: Side, problems: &mut Vec<Problem>) -> Result<
     }
     if senders - sending < 1 {
         problem(
-            format!("no free WAL sender on {} ({sending} of max_wal_senders = {senders} in use)", conn.target),
+            format!(
+                "no free WAL sender on {} ({sending} of max_wal_senders = {senders} in use)",
+                conn.target
+            ),
             "raise max_wal_senders (restart needed)".into(),
         );
     }
@@ -147,7 +151,8 @@ async fn server(conn: &Conn, side: Side, problems: &mut Vec<Problem>) -> Result<
                 if version >= 160000 {
                     format!("GRANT pg_create_subscription TO {user}, and GRANT CREATE ON DATABASE to it")
                 } else {
-                    "before PostgreSQL 16 only a superuser creates subscriptions: connect as one".into()
+                    "before PostgreSQL 16 only a superuser creates subscriptions: connect as one"
+                        .into()
                 },
             );
         }

@@ -102,7 +102,10 @@ pub async fn open(url: &str) -> Result<Conn> {
     // makes the catalog functions (format_type, pg_get_*def) qualify every name they print.
     engine
         .client()
-        .execute("SELECT pg_catalog.set_config('search_path', '', false)", &[])
+        .execute(
+            "SELECT pg_catalog.set_config('search_path', '', false)",
+            &[],
+        )
         .await
         .map_err(|e| Error::db(format!("preparing the session on {target}"), e))?;
     Ok(Conn {

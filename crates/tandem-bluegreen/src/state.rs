@@ -103,7 +103,9 @@ pub async fn load_pair(blue: &Conn, green: &Conn) -> Result<(State, State)> {
             "run `tandem bluegreen create FILE... --url BLUE --green-url GREEN` first",
         )
     };
-    let b = load(blue).await?.ok_or_else(|| none("blue", &blue.target))?;
+    let b = load(blue)
+        .await?
+        .ok_or_else(|| none("blue", &blue.target))?;
     let g = load(green)
         .await?
         .ok_or_else(|| none("green", &green.target))?;

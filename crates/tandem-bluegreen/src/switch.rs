@@ -128,13 +128,15 @@ async fn switch(
         phases.push((name.to_string(), mark.elapsed().as_secs_f64() * 1000.0));
         *mark = Instant::now();
     };
-    let fenced = match fence::stop_writes(active, schema, settings.write_grace, settings.lock_timeout).await {
-        Ok(f) => f,
-        Err(e) => {
-            drop_publication(passive, to).await?;
-            return Err(e);
-        }
-    };
+    let fenced =
+        match fence::stop_writes(active, schema, settings.write_grace, settings.lock_timeout).await
+        {
+            Ok(f) => f,
+            Err(e) => {
+                drop_publication(passive, to).await?;
+                return Err(e);
+            }
+        };
     phase("stop writes", &mut mark);
     let token = format!("{}-{}", std::process::id(), window_token());
     let final_lsn = write_marker(active, &token).await?;
@@ -176,7 +178,11 @@ async fn switch(
         } else {
             Vec::new()
         },
-        parked: if side == from { link.park.clone() } else { Vec::new() },
+        parked: if side == from {
+            link.park.clone()
+        } else {
+            Vec::new()
+        },
         verified: None,
         migrations: active_state.migrations.clone(),
     };
@@ -225,7 +231,10 @@ async fn guardrails(
             "nothing was stopped; wait until `tandem bluegreen status` shows less lag, or raise --max-lag",
         ));
     }
-    if catch_up(active, passive, settings.max_lag_time).await.is_err() {
+    if catch_up(active, passive, settings.max_lag_time)
+        .await
+        .is_err()
+    {
         return Err(Error::usage(
             format!(
                 "the passive side is behind: it did not apply a probe row within {:?} (lag over the threshold)",
@@ -344,7 +353,12 @@ async fn wait_for_marker(passive: &Conn, token: &str, timeout: Duration) -> Resu
             .client()
             .query_opt(&sql, &[&token])
             .await
-            .map_err(|e| Error::db(format!("waiting for the switch marker on {}", passive.target), e))?;
+            .map_err(|e| {
+                Error::db(
+                    format!("waiting for the switch marker on {}", passive.target),
+                    e,
+                )
+            })?;
         if found.is_some() {
             return Ok(());
         }

@@ -217,7 +217,10 @@ async fn table(
     let passive_values: Vec<String> = columns.iter().map(|c| ident(&c.target)).collect();
     // The key: the target's primary key when every column of it is mapped, else every column.
     let key_cols: Vec<usize> = if !target.key.is_empty()
-        && target.key.iter().all(|k| columns.iter().any(|c| &c.target == k))
+        && target
+            .key
+            .iter()
+            .all(|k| columns.iter().any(|c| &c.target == k))
     {
         target
             .key
@@ -245,7 +248,10 @@ async fn table(
         from: qualified(schema, &source.name),
     };
     let passive_reader = Reader {
-        key: key_cols.iter().map(|i| passive_values[*i].clone()).collect(),
+        key: key_cols
+            .iter()
+            .map(|i| passive_values[*i].clone())
+            .collect(),
         key_text: key_text(&passive_values),
         hash: hash(&passive_values),
         from: location.to_string(),
@@ -261,13 +267,29 @@ async fn table(
     // The last key of the previous batch, as text per key column, cast on each use.
     let mut lower: Option<Vec<String>> = None;
     loop {
-        let a = read(active, &active_reader, &key_types, lower.as_deref(), None, Some(settings.batch_size)).await?;
+        let a = read(
+            active,
+            &active_reader,
+            &key_types,
+            lower.as_deref(),
+            None,
+            Some(settings.batch_size),
+        )
+        .await?;
         let upper = if (a.len() as i64) < settings.batch_size {
             None
         } else {
             a.last().map(|r| r.2.clone())
         };
-        let p = read(passive, &passive_reader, &key_types, lower.as_deref(), upper.as_deref(), None).await?;
+        let p = read(
+            passive,
+            &passive_reader,
+            &key_types,
+            lower.as_deref(),
+            upper.as_deref(),
+            None,
+        )
+        .await?;
         batches += 1;
         rows_active += a.len() as i64;
         rows_passive += p.len() as i64;
@@ -277,9 +299,25 @@ async fn table(
         let mut attempt = 1;
         while !differing.is_empty() && attempt < settings.attempts {
             attempt += 1;
-            let a = read(active, &active_reader, &key_types, lower.as_deref(), upper.as_deref(), None).await?;
+            let a = read(
+                active,
+                &active_reader,
+                &key_types,
+                lower.as_deref(),
+                upper.as_deref(),
+                None,
+            )
+            .await?;
             crate::switch::catch_up(active, passive, Duration::from_secs(10)).await?;
-            let p = read(passive, &passive_reader, &key_types, lower.as_deref(), upper.as_deref(), None).await?;
+            let p = read(
+                passive,
+                &passive_reader,
+                &key_types,
+                lower.as_deref(),
+                upper.as_deref(),
+                None,
+            )
+            .await?;
             let keys: Vec<String> = differing.iter().map(|d| d.1.clone()).collect();
             differing = compare(&a, &p, Some(&keys));
         }

@@ -10,11 +10,18 @@ use tandem_bluegreen::{Quiet, Side, SwitchSettings};
 
 async fn blue_still_takes_writes(blue: &str) {
     let b = client(blue).await;
-    b.execute("INSERT INTO public.accounts (owner) VALUES ('still writable')", &[])
-        .await
-        .expect("switchover refused, so blue must take writes");
+    b.execute(
+        "INSERT INTO public.accounts (owner) VALUES ('still writable')",
+        &[],
+    )
+    .await
+    .expect("switchover refused, so blue must take writes");
     assert_eq!(
-        count(&b, "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'tandem_bluegreen%'").await,
+        count(
+            &b,
+            "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'tandem_bluegreen%'"
+        )
+        .await,
         0,
         "no write fence left on blue"
     );
@@ -45,14 +52,30 @@ async fn broken_replication_is_reported_and_refused() {
     let options = options(&blue, &green);
 
     // Preconditions: each failure named with its fix, nothing changed on green.
-    let err = tandem_bluegreen::create(&options, &[], &Quiet).await.unwrap_err();
+    let err = tandem_bluegreen::create(&options, &[], &Quiet)
+        .await
+        .unwrap_err();
     let text = format!("{err} {}", err.help());
-    assert!(text.contains("nokey") && text.contains("REPLICA IDENTITY"), "{text}");
+    assert!(
+        text.contains("nokey") && text.contains("REPLICA IDENTITY"),
+        "{text}"
+    );
     let g = client(&green).await;
-    assert_eq!(count(&g, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").await, 0);
-    b.batch_execute("ALTER TABLE public.nokey ADD PRIMARY KEY (a)").await.unwrap();
+    assert_eq!(
+        count(
+            &g,
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+        )
+        .await,
+        0
+    );
+    b.batch_execute("ALTER TABLE public.nokey ADD PRIMARY KEY (a)")
+        .await
+        .unwrap();
 
-    tandem_bluegreen::create(&options, &[], &Quiet).await.unwrap();
+    tandem_bluegreen::create(&options, &[], &Quiet)
+        .await
+        .unwrap();
     wait_streaming(&options).await;
 
     // Lag over the threshold: green's apply is held by a lock while blue writes megabytes
@@ -103,9 +126,12 @@ async fn broken_replication_is_reported_and_refused() {
 
     // Green restarted (like a crash): replication resumes by itself, nothing is lost.
     green_cluster.restart().unwrap();
-    b.execute("INSERT INTO public.accounts (owner) VALUES ('during restart')", &[])
-        .await
-        .unwrap();
+    b.execute(
+        "INSERT INTO public.accounts (owner) VALUES ('during restart')",
+        &[],
+    )
+    .await
+    .unwrap();
     wait_streaming(&options).await;
     let verified = tandem_bluegreen::verify(&options, &Default::default(), &Quiet)
         .await
@@ -119,7 +145,10 @@ async fn broken_replication_is_reported_and_refused() {
             .execute("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE active_pid IS NOT NULL", &[])
             .await;
         if b2
-            .execute("SELECT pg_drop_replication_slot('tandem_bg_from_blue')", &[])
+            .execute(
+                "SELECT pg_drop_replication_slot('tandem_bg_from_blue')",
+                &[],
+            )
             .await
             .is_ok()
         {
@@ -129,7 +158,13 @@ async fn broken_replication_is_reported_and_refused() {
     }
     let s = tandem_bluegreen::status(&options).await.unwrap();
     assert_eq!(s.state, "broken", "{s:?}");
-    assert!(s.last_error.as_deref().unwrap_or("").contains("does not exist"), "{s:?}");
+    assert!(
+        s.last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("does not exist"),
+        "{s:?}"
+    );
     assert_eq!(s.active, Some(Side::Blue));
     let err = tandem_bluegreen::switchover(&options, &verified_settings(), &Quiet)
         .await
@@ -140,9 +175,21 @@ async fn broken_replication_is_reported_and_refused() {
     tandem_bluegreen::cleanup(&options).await.unwrap();
     for url in [&blue, &green] {
         let c = client(url).await;
-        assert_eq!(count(&c, "SELECT count(*) FROM pg_replication_slots").await, 0, "{url}");
-        assert_eq!(count(&c, "SELECT count(*) FROM pg_publication").await, 0, "{url}");
-        assert_eq!(count(&c, "SELECT count(*) FROM pg_subscription").await, 0, "{url}");
+        assert_eq!(
+            count(&c, "SELECT count(*) FROM pg_replication_slots").await,
+            0,
+            "{url}"
+        );
+        assert_eq!(
+            count(&c, "SELECT count(*) FROM pg_publication").await,
+            0,
+            "{url}"
+        );
+        assert_eq!(
+            count(&c, "SELECT count(*) FROM pg_subscription").await,
+            0,
+            "{url}"
+        );
     }
     green_cluster.stop();
 }
@@ -157,5 +204,8 @@ async fn wal_level_replica_is_named_with_its_fix() {
         .await
         .unwrap_err();
     let text = format!("{err} {}", err.help());
-    assert!(text.contains("wal_level") && text.contains("wal_level = logical"), "{text}");
+    assert!(
+        text.contains("wal_level") && text.contains("wal_level = logical"),
+        "{text}"
+    );
 }

@@ -34,12 +34,20 @@ async fn assert_expected(url: &str, side: Side, expected: &Expected) {
         Side::Green => ("price::text", "title"),
     };
     let rows = c
-        .query(&format!("SELECT id, {price}, {name} FROM public.items"), &[])
+        .query(
+            &format!("SELECT id, {price}, {name} FROM public.items"),
+            &[],
+        )
         .await
         .unwrap();
     let actual: std::collections::BTreeMap<i64, (i64, String)> = rows
         .iter()
-        .map(|r| (r.get::<_, i64>(0), (cents(r.get::<_, &str>(1)), r.get::<_, String>(2))))
+        .map(|r| {
+            (
+                r.get::<_, i64>(0),
+                (cents(r.get::<_, &str>(1)), r.get::<_, String>(2)),
+            )
+        })
         .collect();
     if side == Side::Blue {
         for r in &rows {
@@ -51,7 +59,10 @@ async fn assert_expected(url: &str, side: Side, expected: &Expected) {
     for (id, want) in expected {
         match want {
             Some(v) => assert_eq!(actual.get(id), Some(v), "item {id} on {side:?}"),
-            None => assert!(!actual.contains_key(id), "item {id} was deleted but is on {side:?}"),
+            None => assert!(
+                !actual.contains_key(id),
+                "item {id} was deleted but is on {side:?}"
+            ),
         }
         checked += 1;
     }
@@ -78,8 +89,16 @@ async fn switchover_and_switchback_keep_every_write() {
     let app = App::start(Side::Blue, &blue, 4);
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let migration = Migration::parse("07_price_numeric", "07_price_numeric.yaml", MIGRATION, false).unwrap();
-    let report = tandem_bluegreen::create(&options, &[migration], &Quiet).await.unwrap();
+    let migration = Migration::parse(
+        "07_price_numeric",
+        "07_price_numeric.yaml",
+        MIGRATION,
+        false,
+    )
+    .unwrap();
+    let report = tandem_bluegreen::create(&options, &[migration], &Quiet)
+        .await
+        .unwrap();
     assert_eq!(report.staged, vec!["items".to_string()]);
     assert_eq!(report.direct, vec!["notes".to_string()]);
     let g = client(&green).await;
@@ -89,35 +108,60 @@ async fn switchover_and_switchback_keep_every_write() {
         "green's own items (parked while blue is active) has the migrated type"
     );
     // Writes on green are refused while blue is active.
-    let err = g.execute("INSERT INTO public.notes (body) VALUES ('x')", &[]).await.unwrap_err();
+    let err = g
+        .execute("INSERT INTO public.notes (body) VALUES ('x')", &[])
+        .await
+        .unwrap_err();
     assert_eq!(err.code().unwrap().code(), "25006", "{err:?}");
 
     let status = tokio::time::timeout(Duration::from_secs(60), wait_streaming(&options))
         .await
-        .unwrap_or_else(|_| panic!("green's log: {}\nblue's log: {}", log_tail(&green_cluster), log_tail(&blue_cluster)));
+        .unwrap_or_else(|_| {
+            panic!(
+                "green's log: {}\nblue's log: {}",
+                log_tail(&green_cluster),
+                log_tail(&blue_cluster)
+            )
+        });
     assert_eq!(status.active, Some(Side::Blue));
     assert_eq!(status.tables_ready, status.tables_total);
     assert!(status.lag_bytes.is_some());
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let verified = tandem_bluegreen::verify(&options, &VerifySettings::default(), &Quiet).await.unwrap();
+    let verified = tandem_bluegreen::verify(&options, &VerifySettings::default(), &Quiet)
+        .await
+        .unwrap();
     assert!(verified.ok, "{verified:#?}");
-    assert!(verified.tables.iter().any(|t| t.target == "items" && t.rows_active > 5000));
+    assert!(verified
+        .tables
+        .iter()
+        .any(|t| t.target == "items" && t.rows_active > 5000));
 
     let settings = SwitchSettings::default();
-    let switched = tandem_bluegreen::switchover(&options, &settings, &Quiet).await.unwrap();
+    let switched = tandem_bluegreen::switchover(&options, &settings, &Quiet)
+        .await
+        .unwrap();
     app.point_to(Side::Green, &green);
     assert_eq!(switched.to, Side::Green);
-    assert!(switched.window_ms > 0.0 && switched.window_ms < 10_000.0, "{switched:?}");
+    assert!(
+        switched.window_ms > 0.0 && switched.window_ms < 10_000.0,
+        "{switched:?}"
+    );
     assert!(switched.sequences_copied >= 2, "{switched:?}");
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let on_green = app.finish().await;
     // Blue refuses the application's writes now.
-    let err = b.execute("DELETE FROM public.items WHERE id = 1", &[]).await.unwrap_err();
+    let err = b
+        .execute("DELETE FROM public.items WHERE id = 1", &[])
+        .await
+        .unwrap_err();
     assert_eq!(err.code().unwrap().code(), "25006", "{err:?}");
     assert_expected(&green, Side::Green, &on_green).await;
     // Sequences continued: green's inserts took new ids (no collision with blue's).
     let notes = client(&green).await;
-    notes.execute("INSERT INTO public.notes (body) VALUES ('on green')", &[]).await.unwrap();
+    notes
+        .execute("INSERT INTO public.notes (body) VALUES ('on green')", &[])
+        .await
+        .unwrap();
 
     // Green's writes reach blue through `down` (reverse replication).
     let app = App::start(Side::Green, &green, 4);
@@ -127,9 +171,13 @@ async fn switchover_and_switchback_keep_every_write() {
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     wait_streaming(&options).await;
-    let verified = tandem_bluegreen::verify(&options, &VerifySettings::default(), &Quiet).await.unwrap();
+    let verified = tandem_bluegreen::verify(&options, &VerifySettings::default(), &Quiet)
+        .await
+        .unwrap();
     assert!(verified.ok, "{verified:#?}");
-    let back = tandem_bluegreen::switchback(&options, &settings, &Quiet).await.unwrap();
+    let back = tandem_bluegreen::switchback(&options, &settings, &Quiet)
+        .await
+        .unwrap();
     app.point_to(Side::Blue, &blue);
     assert_eq!(back.to, Side::Blue);
     assert!(back.sequences_copied >= 2, "{back:?}");
@@ -137,29 +185,69 @@ async fn switchover_and_switchback_keep_every_write() {
     let on_blue = app.finish().await;
     assert_expected(&blue, Side::Blue, &on_blue).await;
     assert_eq!(
-        count(&b, "SELECT count(*) FROM public.notes WHERE body = 'on green'").await,
+        count(
+            &b,
+            "SELECT count(*) FROM public.notes WHERE body = 'on green'"
+        )
+        .await,
         1,
         "a direct table's write on green is on blue"
     );
     // Blue takes writes again, ids continue.
-    if let Err(e) = b.execute("INSERT INTO public.items (price, name) VALUES ('1.00 EUR', 'after')", &[]).await {
+    if let Err(e) = b
+        .execute(
+            "INSERT INTO public.items (price, name) VALUES ('1.00 EUR', 'after')",
+            &[],
+        )
+        .await
+    {
         panic!(
             "{e:?}\nblue: {:?}\ngreen: {:?}\n{back:?}",
             strings(&b, "SELECT schemaname || '.' || sequencename || '=' || coalesce(last_value::text, 'null') FROM pg_sequences").await,
             strings(&client(&green).await, "SELECT schemaname || '.' || sequencename || '=' || coalesce(last_value::text, 'null') || ' max ' || (SELECT max(id) FROM public.items) FROM pg_sequences").await
         );
     }
-    b.execute("INSERT INTO public.notes (body) VALUES ('after')", &[]).await.unwrap();
+    b.execute("INSERT INTO public.notes (body) VALUES ('after')", &[])
+        .await
+        .unwrap();
 
     let cleaned = tandem_bluegreen::cleanup(&options).await.unwrap();
     assert!(!cleaned.removed.is_empty());
     for url in [&blue, &green] {
         let c = client(url).await;
-        assert_eq!(count(&c, "SELECT count(*) FROM pg_replication_slots").await, 0, "{url}");
-        assert_eq!(count(&c, "SELECT count(*) FROM pg_publication").await, 0, "{url}");
-        assert_eq!(count(&c, "SELECT count(*) FROM pg_subscription").await, 0, "{url}");
-        assert_eq!(count(&c, "SELECT count(*) FROM pg_namespace WHERE nspname = 'tandem_bluegreen'").await, 0, "{url}");
-        assert_eq!(count(&c, "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'tandem_bluegreen%'").await, 0, "{url}");
+        assert_eq!(
+            count(&c, "SELECT count(*) FROM pg_replication_slots").await,
+            0,
+            "{url}"
+        );
+        assert_eq!(
+            count(&c, "SELECT count(*) FROM pg_publication").await,
+            0,
+            "{url}"
+        );
+        assert_eq!(
+            count(&c, "SELECT count(*) FROM pg_subscription").await,
+            0,
+            "{url}"
+        );
+        assert_eq!(
+            count(
+                &c,
+                "SELECT count(*) FROM pg_namespace WHERE nspname = 'tandem_bluegreen'"
+            )
+            .await,
+            0,
+            "{url}"
+        );
+        assert_eq!(
+            count(
+                &c,
+                "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'tandem_bluegreen%'"
+            )
+            .await,
+            0,
+            "{url}"
+        );
         assert_eq!(count(&c, "SELECT count(*) FROM pg_class WHERE relname = 'items' AND relnamespace = 'public'::regnamespace").await, 1, "{url}");
     }
     // Green keeps its own shape after cleanup (a stale copy now), blue its own.

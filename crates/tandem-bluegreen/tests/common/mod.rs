@@ -60,7 +60,10 @@ pub fn options(blue: &str, green: &str) -> Options {
 pub fn log_tail(cluster: &Cluster) -> String {
     let log = cluster.data_dir().parent().unwrap().join("postgres.log");
     let text = std::fs::read_to_string(log).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().filter(|l| l.contains("ERROR") || l.contains("FATAL") || l.contains("CONTEXT")).collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("ERROR") || l.contains("FATAL") || l.contains("CONTEXT"))
+        .collect();
     lines[lines.len().saturating_sub(12)..].join("\n")
 }
 
@@ -159,7 +162,9 @@ async fn writer(
     let mut mine: Vec<i64> = Vec::new();
     while !stop.load(Ordering::SeqCst) {
         let (side, url) = active.lock().unwrap().clone();
-        if conn.as_ref().map(|c| &c.0) != Some(&url) || conn.as_ref().is_some_and(|c| c.1.is_closed()) {
+        if conn.as_ref().map(|c| &c.0) != Some(&url)
+            || conn.as_ref().is_some_and(|c| c.1.is_closed())
+        {
             match tokio_postgres::connect(&url, NoTls).await {
                 Ok((c, h)) => {
                     tokio::spawn(async move {
@@ -177,8 +182,14 @@ async fn writer(
         let cents = rng.i64(100..100_000);
         let name = format!("item {}", rng.u32(..));
         let (price_sql, price_param): (&str, String) = match side {
-            Side::Blue => ("$1::text", format!("{}.{:02} EUR", cents / 100, cents % 100)),
-            Side::Green => ("$1::text::numeric", format!("{}.{:02}", cents / 100, cents % 100)),
+            Side::Blue => (
+                "$1::text",
+                format!("{}.{:02} EUR", cents / 100, cents % 100),
+            ),
+            Side::Green => (
+                "$1::text::numeric",
+                format!("{}.{:02}", cents / 100, cents % 100),
+            ),
         };
         let name_col = if side == Side::Blue { "name" } else { "title" };
         // Each writer changes only the rows it inserted: the expectation then follows commit order.

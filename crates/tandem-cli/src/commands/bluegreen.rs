@@ -18,7 +18,12 @@ pub struct BluegreenArgs {
     /// The green database's URL (an empty database you created; another cluster or the same).
     /// --url is the blue (live) one. Each side's subscription connects to the other with
     /// these URLs, so they must work from the servers too.
-    #[arg(long, env = "GREEN_DATABASE_URL", global = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "GREEN_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
     pub green_url: Option<String>,
 }
 
@@ -134,7 +139,9 @@ pub async fn run(args: &BluegreenArgs, g: &Global) -> Result<ExitCode, Report> {
                 println!(
                     "lag: {} bytes, {} s",
                     opt(s.lag_bytes),
-                    s.lag_seconds.map(|v| format!("{v:.3}")).unwrap_or_else(|| "?".into())
+                    s.lag_seconds
+                        .map(|v| format!("{v:.3}"))
+                        .unwrap_or_else(|| "?".into())
                 );
                 println!(
                     "initial copy: {} of {} tables done ({} rows in copies running)",
@@ -177,7 +184,14 @@ pub async fn run(args: &BluegreenArgs, g: &Global) -> Result<ExitCode, Report> {
                         }
                     );
                 }
-                println!("{}", if r.ok { "both sides hold the same rows" } else { "the sides differ" });
+                println!(
+                    "{}",
+                    if r.ok {
+                        "both sides hold the same rows"
+                    } else {
+                        "the sides differ"
+                    }
+                );
             }
             if !r.ok {
                 return Ok(ExitCode::from(4));
@@ -206,7 +220,9 @@ pub async fn run(args: &BluegreenArgs, g: &Global) -> Result<ExitCode, Report> {
             }
         }
         BluegreenCommand::Cleanup => {
-            let r = tandem_bluegreen::cleanup(&options).await.map_err(pg_error)?;
+            let r = tandem_bluegreen::cleanup(&options)
+                .await
+                .map_err(pg_error)?;
             if r.removed.is_empty() {
                 println!("nothing of tandem bluegreen was left on either side");
             }
@@ -240,7 +256,11 @@ fn print_switch(r: &SwitchReport) {
         r.from.name(),
         r.to.name(),
         if r.to.name() == "green" { "down" } else { "up" },
-        if r.to.name() == "green" { "switchback" } else { "switchover" }
+        if r.to.name() == "green" {
+            "switchback"
+        } else {
+            "switchover"
+        }
     );
 }
 
