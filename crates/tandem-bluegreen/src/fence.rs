@@ -52,7 +52,11 @@ pub async fn stop_writes(
     let killer_done = done.clone();
     let schema_owned = schema.to_string();
     let terminator = tokio::spawn(async move {
-        tokio::time::sleep(grace).await;
+        // The grace, cut short when the locks come first (the usual case).
+        let waited = std::time::Instant::now();
+        while waited.elapsed() < grace && !killer_done.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
         let mut terminated = 0i64;
         while !killer_done.load(Ordering::SeqCst) {
             let killed = killer

@@ -130,7 +130,7 @@ pub async fn statements(blue: &Conn, schema: &str) -> Result<Vec<String>> {
         "SELECT c.relname::text, c.relpersistence = 'u', \
            COALESCE((SELECT json_agg(json_build_array(a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull, \
                     pg_catalog.pg_get_expr(d.adbin, d.adrelid), a.attidentity::text, a.attgenerated::text, \
-                    CASE WHEN a.attcollation <> t.typcollation THEN (SELECT quote_ident(cn.nspname) || '.' || quote_ident(co.collname) FROM pg_catalog.pg_collation co JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation) END) ORDER BY a.attnum) \
+                    CASE WHEN a.attcollation <> t.typcollation THEN (SELECT json_build_array(cn.nspname::text, co.collname::text) FROM pg_catalog.pg_collation co JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation) END) ORDER BY a.attnum) \
              FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
              LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '[]'::json)::text \
@@ -150,7 +150,7 @@ pub async fn statements(blue: &Conn, schema: &str) -> Result<Vec<String>> {
             Option<String>,
             String,
             String,
-            Option<String>,
+            Option<(String, String)>,
         );
         let cols: Vec<Col> = serde_json::from_str(&cols).map_err(|e| {
             Error::usage(
@@ -161,8 +161,8 @@ pub async fn statements(blue: &Conn, schema: &str) -> Result<Vec<String>> {
         let mut defs = Vec::new();
         for (col, ty, not_null, default, identity, generated, collation) in cols {
             let mut d = format!("{} {ty}", ident(&col));
-            if let Some(coll) = collation {
-                d.push_str(&format!(" COLLATE {coll}"));
+            if let Some((schema, name)) = collation {
+                d.push_str(&format!(" COLLATE {}", qualified(&schema, &name)));
             }
             match (identity.as_str(), generated.as_str(), default) {
                 ("a", _, _) => d.push_str(" GENERATED ALWAYS AS IDENTITY"),

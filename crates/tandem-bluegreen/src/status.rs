@@ -156,6 +156,14 @@ pub async fn link_status(active: &Conn, passive: &Conn, st: &State) -> Result<Li
         s.state = "broken".into();
         s.last_error = Some(why);
     };
+    // Right after create, before the workers have started, an idle slot is not a fault.
+    let starting = |s: &LinkStatus| s.tables_ready < s.tables_total && s.error_count.unwrap_or(0) == 0;
+    let sub_counts = match &sub {
+        Some(r) => (get::<i64>(r, 1)?, get::<i64>(r, 2)?),
+        None => (0, 0),
+    };
+    s.tables_total = sub_counts.0;
+    s.tables_ready = sub_counts.1;
     match &slot {
         None => broken(
             &mut s,
@@ -172,7 +180,7 @@ pub async fn link_status(active: &Conn, passive: &Conn, st: &State) -> Result<Li
             let wal_status: Option<String> = get(r, 2)?;
             if wal_status.as_deref() == Some("lost") {
                 broken(&mut s, format!("the slot {name} on {} lost WAL the subscriber still needed (max_slot_wal_keep_size); run `tandem bluegreen cleanup` and create again", active.target));
-            } else if !in_use {
+            } else if !in_use && !starting(&s) {
                 broken(&mut s, format!("nothing is receiving from the slot {name} on {}: the subscriber on {} is down, restarting, or failing (see its server log)", active.target, passive.target));
             }
         }
@@ -193,7 +201,7 @@ pub async fn link_status(active: &Conn, passive: &Conn, st: &State) -> Result<Li
             s.rows_copying = get(r, 4)?;
             if !enabled {
                 broken(&mut s, format!("the subscription {name} on {} is disabled (after an error, or by hand): ALTER SUBSCRIPTION {name} ENABLE once the cause is fixed", passive.target));
-            } else if workers == 0 && s.state != "broken" {
+            } else if workers == 0 && s.state != "broken" && !starting(&s) {
                 let count = s.error_count;
                 broken(&mut s, format!("no apply worker runs for {name} on {}: it is failing or restarting (see that server's log; error count: {})", passive.target, count.map(|c| c.to_string()).unwrap_or_else(|| "unknown".into())));
             }
