@@ -77,7 +77,9 @@ async fn main() {
     ))
     .await
     .unwrap();
-    b.batch_execute("VACUUM ANALYZE public.events").await.unwrap();
+    b.batch_execute("VACUUM ANALYZE public.events")
+        .await
+        .unwrap();
 
     // 1. pg_dump | psql of the same table.
     let bin = blue_cluster.bin_dir().to_path_buf();

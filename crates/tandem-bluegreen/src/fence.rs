@@ -52,11 +52,9 @@ pub async fn stop_writes(
     let killer_done = done.clone();
     let schema_owned = schema.to_string();
     let terminator = tokio::spawn(async move {
-        // The grace, cut short when the locks come first (the usual case).
+        // Autovacuum gives way at once (it holds no application write and starts again later);
+        // application sessions get the grace, cut short when the locks come first.
         let waited = std::time::Instant::now();
-        while waited.elapsed() < grace && !killer_done.load(Ordering::SeqCst) {
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
         let mut terminated = 0i64;
         while !killer_done.load(Ordering::SeqCst) {
             let killed = killer
@@ -65,17 +63,19 @@ pub async fn stop_writes(
                     "SELECT pg_catalog.pg_terminate_backend(l.pid) FROM pg_catalog.pg_locks l \
                      JOIN pg_catalog.pg_class c ON c.oid = l.relation \
                      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+                     JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid \
                      WHERE n.nspname = $1 AND l.granted AND l.pid <> $2 \
+                       AND (a.backend_type = 'autovacuum worker' OR $3) \
                        AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()) \
                        AND l.mode IN ('RowExclusiveLock', 'ShareUpdateExclusiveLock', 'ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock') \
                      GROUP BY l.pid",
-                    &[&schema_owned, &fence_pid],
+                    &[&schema_owned, &fence_pid, &(waited.elapsed() >= grace)],
                 )
                 .await;
             if let Ok(rows) = killed {
                 terminated += rows.len() as i64;
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
         terminated
     });

@@ -157,7 +157,8 @@ pub async fn link_status(active: &Conn, passive: &Conn, st: &State) -> Result<Li
         s.last_error = Some(why);
     };
     // Right after create, before the workers have started, an idle slot is not a fault.
-    let starting = |s: &LinkStatus| s.tables_ready < s.tables_total && s.error_count.unwrap_or(0) == 0;
+    let starting =
+        |s: &LinkStatus| s.tables_ready < s.tables_total && s.error_count.unwrap_or(0) == 0;
     let sub_counts = match &sub {
         Some(r) => (get::<i64>(r, 1)?, get::<i64>(r, 2)?),
         None => (0, 0),

@@ -39,22 +39,43 @@ async fn the_whole_schema_is_copied_and_filled() {
     .await
     .unwrap();
     let options = options(&blue, &green);
-    let report = tandem_bluegreen::create(&options, &[], &Quiet).await.unwrap();
+    let report = tandem_bluegreen::create(&options, &[], &Quiet)
+        .await
+        .unwrap();
     assert!(report.staged.is_empty(), "{report:?}");
     wait_streaming(&options).await;
-    b.execute("UPDATE public.\"People\" SET name = 'renamed' WHERE id = 1", &[]).await.unwrap();
-    b.execute("DELETE FROM public.visits WHERE person_id = 2", &[]).await.unwrap();
-    let verified = tandem_bluegreen::verify(&options, &Default::default(), &Quiet).await.unwrap();
+    b.execute(
+        "UPDATE public.\"People\" SET name = 'renamed' WHERE id = 1",
+        &[],
+    )
+    .await
+    .unwrap();
+    b.execute("DELETE FROM public.visits WHERE person_id = 2", &[])
+        .await
+        .unwrap();
+    let verified = tandem_bluegreen::verify(&options, &Default::default(), &Quiet)
+        .await
+        .unwrap();
     assert!(verified.ok, "{verified:?}");
 
     let g = client(&green).await;
-    assert_eq!(count(&g, "SELECT count(*) FROM public.happy_people").await, 100);
     assert_eq!(
-        strings(&g, "SELECT name || ':' || name_length FROM public.\"People\" WHERE id = 1").await,
+        count(&g, "SELECT count(*) FROM public.happy_people").await,
+        100
+    );
+    assert_eq!(
+        strings(
+            &g,
+            "SELECT name || ':' || name_length FROM public.\"People\" WHERE id = 1"
+        )
+        .await,
         vec!["renamed:7".to_string()],
         "the generated column is computed on green"
     );
-    assert_eq!(count(&g, "SELECT count(*) FROM public.visits WHERE person_id = 2").await, 0);
+    assert_eq!(
+        count(&g, "SELECT count(*) FROM public.visits WHERE person_id = 2").await,
+        0
+    );
     for (what, sql) in [
         ("enum", "SELECT count(*) FROM pg_enum WHERE enumtypid = 'public.mood'::regtype"),
         ("domain check", "SELECT count(*) FROM pg_constraint WHERE contypid = 'public.positive'::regtype"),

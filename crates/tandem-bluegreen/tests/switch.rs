@@ -162,6 +162,18 @@ async fn switchover_and_switchback_keep_every_write() {
         .execute("INSERT INTO public.notes (body) VALUES ('on green')", &[])
         .await
         .unwrap();
+    notes
+        .execute(
+            "INSERT INTO public.items (price, title) VALUES (3.25, 'green sequence')",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        count(&notes, "SELECT count(*) FROM public.items WHERE id > (SELECT max(id) FROM public.items WHERE title <> 'green sequence')").await,
+        1,
+        "green's sequence continues after blue's last id"
+    );
 
     // Green's writes reach blue through `down` (reverse replication).
     let app = App::start(Side::Green, &green, 4);
