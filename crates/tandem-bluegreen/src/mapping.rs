@@ -37,6 +37,14 @@ impl TableMap {
                 .all(|c| c.expression == ident(&c.target))
     }
 
+    /// The target columns that are a source column as it is (no expression).
+    pub fn is_plain(&self, c: &ColumnMap) -> bool {
+        match references(&c.expression, &self.source).as_deref() {
+            Ok([only]) => unwrap_parentheses(&c.expression) == ident(only),
+            _ => false,
+        }
+    }
+
     pub fn column(&self, target: &str) -> Option<&ColumnMap> {
         self.columns.iter().find(|c| c.target == target)
     }
@@ -409,7 +417,7 @@ pub fn substitute(
 
 /// `(("id"))` is `"id"`: parentheses around the whole expression are dropped, so that a column
 /// carried through several migrations is still recognised as itself.
-fn unwrap_parentheses(expression: &str) -> &str {
+pub(crate) fn unwrap_parentheses(expression: &str) -> &str {
     let mut s = expression.trim();
     while s.starts_with('(') && s.ends_with(')') && encloses(s) {
         s = s[1..s.len() - 1].trim();
