@@ -108,6 +108,8 @@ pub enum Command {
     },
     /// Run a demo migration on a throwaway PostgreSQL while an old and a new application write.
     Demo(DemoArgs),
+    /// Blue-green databases: migrate a copy kept in sync by logical replication, switch over.
+    Bluegreen(crate::commands::bluegreen::BluegreenArgs),
     #[cfg(feature = "lint")]
     /// Lint SQL migrations for statements that would block or break production.
     Lint(tandem_lint::cli::LintArgs),

@@ -1,5 +1,6 @@
 //! The commands that talk to a database.
 
+pub mod bluegreen;
 mod show;
 pub mod url;
 
@@ -17,6 +18,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Report> {
     let g = cli.global;
     if let Command::Demo(args) = &cli.command {
         return crate::demo::run(args, g.quiet).await;
+    }
+    if let Command::Bluegreen(args) = &cli.command {
+        return bluegreen::run(args, &g).await;
     }
     // Parse files before connecting: a bad file is reported without touching the database.
     let migration = match &cli.command {
@@ -151,7 +155,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Report> {
         }
         #[cfg(feature = "lint")]
         Command::Lint(_) | Command::Convert(_) => {}
-        Command::Demo(_) => {}
+        Command::Demo(_) | Command::Bluegreen(_) => {}
     }
     Ok(ExitCode::SUCCESS)
 }
