@@ -57,7 +57,7 @@ pub fn db_message(e: &tokio_postgres::Error) -> String {
 }
 
 impl Error {
-    pub(crate) fn usage(message: impl Into<String>, help: impl Into<String>) -> Error {
+    pub fn usage(message: impl Into<String>, help: impl Into<String>) -> Error {
         Error::Usage {
             message: message.into(),
             help: help.into(),
@@ -77,7 +77,7 @@ impl Error {
         }
     }
 
-    pub(crate) fn db(context: impl fmt::Display, source: tokio_postgres::Error) -> Error {
+    pub fn db(context: impl fmt::Display, source: tokio_postgres::Error) -> Error {
         Error::Database {
             context: context.to_string(),
             help: String::new(),
