@@ -153,6 +153,9 @@ install_missing() {
     if [[ $want_npm == npm ]] && ! command -v npm >/dev/null; then
         missing+=(npm)
     fi
+    # The MySQL backend: a throwaway MariaDB for its tests, pt-online-schema-change for its bench.
+    [[ -x /usr/sbin/mariadbd ]] || command -v mariadbd >/dev/null || missing+=(mariadb-server-core)
+    command -v pt-online-schema-change >/dev/null || missing+=(percona-toolkit)
     if [[ ${#missing[@]} -gt 0 ]]; then
         apt_install "${missing[@]}"
     fi

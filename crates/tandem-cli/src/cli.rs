@@ -50,6 +50,8 @@ pub struct Global {
     /// Print nothing but results and errors.
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub mysql: crate::commands::mysql::MysqlArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -96,6 +98,10 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// MySQL/MariaDB: pause the running table copy (it waits between chunks).
+    Pause,
+    /// MySQL/MariaDB: resume a paused table copy.
+    Resume,
     /// Run a demo migration on a throwaway PostgreSQL while an old and a new application write.
     Demo(DemoArgs),
     #[cfg(feature = "lint")]

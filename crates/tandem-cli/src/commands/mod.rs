@@ -1,5 +1,6 @@
 //! The commands that talk to a database.
 
+pub mod mysql;
 mod show;
 
 use crate::cli::{Cli, Command};
@@ -16,6 +17,10 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Report> {
     let g = cli.global;
     if let Command::Demo(args) = &cli.command {
         return crate::demo::run(args, g.quiet).await;
+    }
+    // A mysql:// or mariadb:// URL selects the MySQL backend.
+    if let Some(url) = g.url.clone().filter(|u| tandem_mysql::is_mysql_url(u)) {
+        return mysql::run(cli.command, g, &url).await;
     }
     // Parse files before connecting: a bad file is reported without touching the database.
     let migration = match &cli.command {
@@ -123,6 +128,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Report> {
         #[cfg(feature = "lint")]
         Command::Lint(_) | Command::Convert(_) => {}
         Command::Demo(_) => {}
+        Command::Pause | Command::Resume => {
+            return Err(miette::miette!(
+                help = "pause and resume act on a MySQL/MariaDB table copy (a mysql:// URL)",
+                "there is nothing to pause on PostgreSQL"
+            ))
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,198 @@
+//! The checksum that must pass before cut-over: both tables compared chunk by chunk in one
+//! consistent snapshot taken while the applier had applied everything written before it.
+//!
+//! The snapshot is set up spirit's way: a short `LOCK TABLES t READ` stops writes to the
+//! source, the applier catches up to the binary log position of that moment, a transaction with
+//! a consistent snapshot starts, and the lock goes. Every chunk then compares row counts and
+//! joins the rows on the key with `<=>` on every copied column, which compares values across a
+//! type change the way the server converts them.
+
+use super::{keys, Job};
+use crate::error::{codes, server_code, Error, Result};
+use crate::quote::ident;
+use crate::shadow::binlog::{current_position, Applier};
+use crate::state::ShadowState;
+use mysql_async::prelude::*;
+use mysql_async::{Conn, Value};
+use std::time::Instant;
+
+const CHUNK: u64 = 5_000;
+
+/// Compares the tables; the number of chunks compared, or the mismatch as an error.
+pub async fn verify(job: &Job<'_>, s: &ShadowState, applier: &mut Applier) -> Result<usize> {
+    let mut sum = job.conn().await?;
+    snapshot(job, s, applier, &mut sum).await?;
+    let result = compare(&mut sum, s).await;
+    let _ = sum.query_drop("ROLLBACK").await;
+    result
+}
+
+/// Starts, on `sum`, a snapshot in which the shadow holds every change made to the source.
+async fn snapshot(job: &Job<'_>, s: &ShadowState, applier: &mut Applier, sum: &mut Conn) -> Result<()> {
+    let mut lock = job.conn().await?;
+    let mut other = job.conn().await?;
+    job.policy.apply(&mut lock).await?;
+    let started = Instant::now();
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match lock
+            .query_drop(format!("LOCK TABLES {} READ", ident(&s.table)))
+            .await
+        {
+            Ok(()) => {}
+            Err(e) if server_code(&e) == Some(codes::LOCK_WAIT_TIMEOUT) => {
+                if started.elapsed() > job.policy.retry_budget {
+                    return Err(Error::LockBudget {
+                        what: format!("locking {} for the checksum snapshot", s.table),
+                        attempts: attempt,
+                        timeout_secs: job.policy.timeout_secs(),
+                        source: e,
+                    });
+                }
+                tokio::time::sleep(job.policy.backoff(attempt)).await;
+                continue;
+            }
+            Err(e) => return Err(Error::sql("locking the table for the checksum")(e)),
+        }
+        let target = current_position(&mut other).await?;
+        let caught_up = applier
+            .wait_for(&target, job.config.cut_over_timeout)
+            .await;
+        match caught_up {
+            Ok(true) => {
+                let started = sum
+                    .query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+                    .await
+                    .map_err(Error::sql("starting the checksum snapshot"));
+                lock.query_drop("UNLOCK TABLES")
+                    .await
+                    .map_err(Error::sql("unlocking after the checksum snapshot"))?;
+                return started;
+            }
+            Ok(false) => {
+                // The applier is too far behind to hold the lock for it; let it catch up.
+                lock.query_drop("UNLOCK TABLES")
+                    .await
+                    .map_err(Error::sql("unlocking the table"))?;
+                applier.wait_for(&target, job.policy.retry_budget).await?;
+            }
+            Err(e) => {
+                let _ = lock.query_drop("UNLOCK TABLES").await;
+                return Err(e);
+            }
+        }
+    }
+}
+
+fn qualified_compare(alias: &str, key: &[String], op: &str) -> String {
+    let cols: Vec<String> = key.iter().map(|k| format!("{alias}.{}", ident(k))).collect();
+    if key.len() == 1 {
+        format!("{} {op} ?", cols[0])
+    } else {
+        format!("({}) {op} ({})", cols.join(", "), vec!["?"; key.len()].join(", "))
+    }
+}
+
+async fn compare(sum: &mut Conn, s: &ShadowState) -> Result<usize> {
+    let key_list = keys::order(&s.key);
+    let same = s
+        .columns
+        .iter()
+        .map(|(target, source)| format!("t.{} <=> s.{}", ident(source), ident(target)))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let join = keys::join(&s.key, &s.shadow_key);
+    let mut lower: Vec<Value> = Vec::new();
+    let mut chunks = 0usize;
+    let mut bad = 0usize;
+    let mut first_bad = String::new();
+    loop {
+        let range = |alias: &str, key: &[String], upper: bool| -> String {
+            let mut parts = Vec::new();
+            if !lower.is_empty() {
+                parts.push(qualified_compare(alias, key, ">"));
+            }
+            if upper {
+                parts.push(qualified_compare(alias, key, "<="));
+            }
+            if parts.is_empty() {
+                "TRUE".into()
+            } else {
+                parts.join(" AND ")
+            }
+        };
+        let upper: Option<mysql_async::Row> = sum
+            .exec_first(
+                format!(
+                    "SELECT {key_list} FROM {} t WHERE {} ORDER BY {key_list} LIMIT 1 OFFSET {}",
+                    ident(&s.table),
+                    range("t", &s.key, false),
+                    CHUNK - 1
+                ),
+                lower.clone(),
+            )
+            .await
+            .map_err(Error::sql("checksum: finding the next chunk"))?;
+        let upper: Option<Vec<Value>> = upper.map(|r| r.unwrap());
+        let mut params = lower.clone();
+        if let Some(u) = &upper {
+            params.extend(u.iter().cloned());
+        }
+        let has_upper = upper.is_some();
+        let source_rows: Option<u64> = sum
+            .exec_first(
+                format!(
+                    "SELECT COUNT(*) FROM {} t WHERE {}",
+                    ident(&s.table),
+                    range("t", &s.key, has_upper)
+                ),
+                params.clone(),
+            )
+            .await
+            .map_err(Error::sql("checksum: counting source rows"))?;
+        let shadow_rows: Option<u64> = sum
+            .exec_first(
+                format!(
+                    "SELECT COUNT(*) FROM {} s WHERE {}",
+                    ident(&s.shadow),
+                    range("s", &s.shadow_key, has_upper)
+                ),
+                params.clone(),
+            )
+            .await
+            .map_err(Error::sql("checksum: counting shadow rows"))?;
+        let equal_rows: Option<u64> = sum
+            .exec_first(
+                format!(
+                    "SELECT COUNT(*) FROM {} t JOIN {} s ON {join} WHERE {} AND {same}",
+                    ident(&s.table),
+                    ident(&s.shadow),
+                    range("t", &s.key, has_upper)
+                ),
+                params,
+            )
+            .await
+            .map_err(Error::sql("checksum: comparing rows"))?;
+        chunks += 1;
+        if source_rows != shadow_rows || equal_rows != source_rows {
+            if bad == 0 {
+                first_bad = format!("{:?}", lower.iter().map(|v| v.as_sql(false)).collect::<Vec<_>>());
+            }
+            bad += 1;
+        }
+        match upper {
+            Some(u) => lower = u,
+            None => break,
+        }
+    }
+    if bad > 0 {
+        return Err(Error::Checksum {
+            table: s.table.clone(),
+            shadow: s.shadow.clone(),
+            chunks: bad,
+            first_key: first_bad,
+        });
+    }
+    Ok(chunks)
+}

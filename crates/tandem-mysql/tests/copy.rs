@@ -1,0 +1,195 @@
+//! The shadow-table change on MariaDB with an application writing throughout.
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+use tandem_mysql::mysql_async::prelude::*;
+use tandem_mysql::state::Status;
+use tandem_mysql::Event;
+
+/// Runs `yaml` as a copy while the writer writes; checks the checksum passed, the cut-over
+/// happened, and every row the application committed is in the new table.
+async fn copy_with_writes(db: &str, yaml: &str, v_column: &str) -> String {
+    let url = database(db).await;
+    seed(&url, 6000).await;
+    let writer = Writer::start(&url).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let engine = engine(&url, copy_options(true)).await;
+    let log = Log::default();
+    let l = log.clone();
+    let status = engine
+        .start(&migration(db, yaml), &move |e| l.push(e))
+        .await
+        .unwrap();
+    assert_eq!(status, Status::Complete);
+    let during = writer.writes();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let expected = writer.stop().await;
+    assert!(during.0 > 0 && during.1 > 0 && during.2 > 0, "writes during the copy: {during:?}");
+    let events = log.events();
+    assert!(events.iter().any(|e| matches!(e, Event::ChecksumPassed { .. })), "{events:?}");
+    assert!(events.iter().any(|e| matches!(e, Event::CutOver { .. })), "{events:?}");
+    assert_eq!(rows(&url, "items", v_column).await, expected);
+    assert!(tables(&url).await.contains(&"_items_del".to_string()), "the old table is kept");
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn alter_column_type_copies_online() {
+    let url = copy_with_writes(
+        "copy_alter_type",
+        "operations:\n  - alter_column: {table: items, column: v, type: bigint}\n",
+        "v",
+    )
+    .await;
+    assert_eq!(column_type(&url, "items", "v").await.as_deref(), Some("bigint(20)"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn add_column_copies_online() {
+    let url = copy_with_writes(
+        "copy_add_column",
+        "operations:\n  - add_column: {table: items, column: {name: flag, type: int, default: '7'}}\n",
+        "v",
+    )
+    .await;
+    let mut c = conn(&url).await;
+    let bad: Option<i64> = c
+        .query_first("SELECT COUNT(*) FROM items WHERE flag <> 7")
+        .await
+        .unwrap();
+    assert_eq!(bad, Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn drop_column_copies_online() {
+    let url = copy_with_writes(
+        "copy_drop_column",
+        "operations:\n  - drop_column: {table: items, column: note}\n",
+        "v",
+    )
+    .await;
+    assert_eq!(column_type(&url, "items", "note").await, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn create_index_and_constraints_copy_online() {
+    let url = copy_with_writes(
+        "copy_index",
+        "operations:\n  - create_index: {name: items_v, table: items, columns: [v]}\n  - create_constraint: {table: items, name: items_v_positive, type: check, check: 'v >= 0'}\n  - alter_column: {table: items, column: note, comment: 'a note'}\n",
+        "v",
+    )
+    .await;
+    let mut c = conn(&url).await;
+    let indexes: Vec<String> = c
+        .query("SELECT INDEX_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'items'")
+        .await
+        .unwrap();
+    assert!(indexes.contains(&"items_v".to_string()), "{indexes:?}");
+    assert!(c.query_drop("INSERT INTO items (v) VALUES (-1)").await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rename_column_copies_online() {
+    // The writer writes `v`; a rename would break it, so rename `note` instead and read `v`.
+    let url = copy_with_writes(
+        "copy_rename_column",
+        "operations:\n  - rename_column: {table: items, from: note, to: remark}\n",
+        "v",
+    )
+    .await;
+    assert_eq!(column_type(&url, "items", "remark").await.as_deref(), Some("varchar(40)"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rollback_after_cut_over_keeps_every_write() {
+    let url = database("rollback_after").await;
+    seed(&url, 3000).await;
+    let engine = engine(&url, copy_options(true)).await;
+    let m = migration(
+        "rollback_after",
+        "operations:\n  - alter_column: {table: items, column: v, type: bigint}\n",
+    );
+    assert_eq!(engine.start_quietly(&m).await.unwrap(), Status::Complete);
+    // The application writes to the new table after the cut-over...
+    let writer = Writer::start(&url).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let during = writer.writes();
+    assert!(during.0 > 0 && during.1 > 0 && during.2 > 0);
+    // ...and keeps writing while the rollback swaps the old table back.
+    engine.rollback(&|_| {}).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let expected = writer.stop().await;
+    assert_eq!(column_type(&url, "items", "v").await.as_deref(), Some("int(11)"));
+    assert_eq!(rows(&url, "items", "v").await, expected);
+    assert_eq!(
+        engine.status().await.unwrap().unwrap().status,
+        "rolled_back"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postponed_cut_over_then_rollback_abandons_the_copy() {
+    let url = database("rollback_before").await;
+    seed(&url, 2000).await;
+    let mut options = copy_options(true);
+    options.postpone_cut_over = true;
+    let engine = engine(&url, options).await;
+    let m = migration(
+        "rollback_before",
+        "operations:\n  - alter_column: {table: items, column: v, type: bigint}\n",
+    );
+    assert_eq!(engine.start_quietly(&m).await.unwrap(), Status::ReadyForCutOver);
+    let status = engine.status().await.unwrap().unwrap();
+    assert_eq!(status.status, "ready_for_cut_over");
+    assert_eq!(status.rows_copied, 2000);
+    assert!(status.copy_done);
+    assert!(tables(&url).await.contains(&"_items_gho".to_string()));
+    engine.rollback(&|_| {}).await.unwrap();
+    assert!(!tables(&url).await.contains(&"_items_gho".to_string()));
+    assert_eq!(column_type(&url, "items", "v").await.as_deref(), Some("int(11)"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cut_over_waits_for_a_long_transaction_without_stalling_writes() {
+    let url = database("mdl_wait").await;
+    seed(&url, 2000).await;
+    let mut options = copy_options(true);
+    options.postpone_cut_over = true;
+    options.lock.lock_wait_timeout = Duration::from_secs(1);
+    options.copy.cut_over_timeout = Duration::from_secs(1);
+    let engine = engine(&url, options).await;
+    let m = migration(
+        "mdl_wait",
+        "operations:\n  - alter_column: {table: items, column: v, type: bigint}\n",
+    );
+    assert_eq!(engine.start_quietly(&m).await.unwrap(), Status::ReadyForCutOver);
+    // A long transaction holds a metadata lock on the table.
+    let mut long = conn(&url).await;
+    long.query_drop("START TRANSACTION").await.unwrap();
+    let _: Vec<i64> = long.query("SELECT id FROM items LIMIT 1").await.unwrap();
+    let writer = Writer::start(&url).await;
+    let log = Log::default();
+    let l = log.clone();
+    let complete = tokio::spawn(async move { engine.complete(&move |e| l.push(e)).await });
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(!complete.is_finished(), "the cut-over cannot happen while the transaction runs");
+    long.query_drop("COMMIT").await.unwrap();
+    assert_eq!(complete.await.unwrap().unwrap(), Status::Complete);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let slowest = writer.slowest_ms.load(std::sync::atomic::Ordering::Relaxed);
+    let writes = writer.writes();
+    let expected = writer.stop().await;
+    let attempts = log
+        .events()
+        .iter()
+        .filter(|e| matches!(e, Event::CutOverAttempt { .. }))
+        .count();
+    assert!(attempts > 1, "tandem retried the cut-over: {attempts} attempt(s)");
+    assert!(writes.0 > 50, "the application kept writing: {writes:?}");
+    // Each attempt blocks writes for at most the lock timeout (1 s) plus the cut-over itself.
+    assert!(slowest < 2_500, "the slowest write took {slowest} ms");
+    assert_eq!(rows(&url, "items", "v").await, expected);
+    assert_eq!(column_type(&url, "items", "v").await.as_deref(), Some("bigint(20)"));
+}
