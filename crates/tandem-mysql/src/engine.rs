@@ -48,6 +48,7 @@ pub struct StatusReport {
 /// The MySQL engine over one database.
 pub struct Engine {
     pool: Pool,
+    opts: mysql_async::Opts,
     options: Options,
 }
 
@@ -55,8 +56,10 @@ fn nothing(_: Event) {}
 
 impl Engine {
     pub async fn connect(url: &str, options: Options) -> Result<Engine> {
+        let opts = crate::connect::options(url)?;
         Ok(Engine {
             pool: crate::connect::connect(url).await?,
+            opts,
             options,
         })
     }
@@ -265,6 +268,7 @@ impl Engine {
     fn job<'a>(&'a self, name: &'a str, report: &'a (dyn Fn(Event) + Sync)) -> Job<'a> {
         Job {
             pool: &self.pool,
+            opts: &self.opts,
             migration: name,
             config: &self.options.copy,
             policy: &self.options.lock,
@@ -310,6 +314,7 @@ impl Engine {
         // Completing means cutting over now.
         let engine = Engine {
             pool: self.pool.clone(),
+            opts: self.opts.clone(),
             options: Options {
                 postpone_cut_over: false,
                 ..self.options.clone()

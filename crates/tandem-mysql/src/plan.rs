@@ -4,7 +4,7 @@
 use crate::catalog::{LiveColumn, LiveIndex, LiveSchema, LiveTable};
 use crate::error::Error;
 use crate::quote::{ident, ident_list, literal};
-use tandem_core::operations::{ColumnDef, IndexColumn, TableConstraintDef};
+use tandem_core::operations::{ColumnDef, TableConstraintDef};
 use tandem_core::{Migration, Operation};
 
 /// How a change runs.
@@ -327,17 +327,23 @@ fn translate(op: &Operation, schema: &mut LiveSchema) -> Result<ChangeKind, Inva
             let mut parts = Vec::new();
             let mut names = Vec::new();
             for entry in &c.columns {
-                let (name, sort) = match entry {
-                    IndexColumn::Name(n) => (n.clone(), None),
-                    IndexColumn::Detailed(d) => {
-                        if d.opclass.is_some() || d.collate.is_some() || d.nulls.is_some() {
+                // An index column is a name or `{column, sort, ...}` (untagged in the file).
+                let entry = serde_json::to_value(entry).unwrap_or_default();
+                let (name, sort) = match &entry {
+                    serde_json::Value::String(n) => (n.clone(), None),
+                    serde_json::Value::Object(d) => {
+                        if ["opclass", "collate", "nulls"].iter().any(|k| d.contains_key(*k)) {
                             return Err(unsupported(
                                 "`opclass`, `collate` or `nulls` on an index column",
                                 "remove them; MySQL indexes columns with their own collation",
                             ));
                         }
-                        (d.column.clone(), d.sort.clone())
+                        (
+                            d.get("column").and_then(|v| v.as_str()).unwrap_or_default().to_string(),
+                            d.get("sort").and_then(|v| v.as_str()).map(str::to_string),
+                        )
                     }
+                    _ => (String::new(), None),
                 };
                 let col = column(t, &name)?;
                 let sort = match sort.as_deref().map(str::to_ascii_uppercase).as_deref() {

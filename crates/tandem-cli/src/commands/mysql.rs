@@ -223,6 +223,8 @@ struct Printer {
     quiet: bool,
     terminal: bool,
     bar: Mutex<Option<ProgressBar>>,
+    /// Without a terminal: when the last progress line was printed (one every 5 s).
+    last_line: Mutex<Option<std::time::Instant>>,
 }
 
 impl Printer {
@@ -231,6 +233,7 @@ impl Printer {
             quiet,
             terminal: std::io::stderr().is_terminal(),
             bar: Mutex::new(None),
+            last_line: Mutex::new(None),
         }
     }
 
@@ -267,7 +270,11 @@ impl Printer {
                     b.set_length(estimate.max(rows).max(1));
                     b.set_position(rows);
                 } else {
-                    eprintln!("    copy {table}: {rows} of ~{estimate} rows");
+                    let mut last = self.last_line.lock().unwrap_or_else(|p| p.into_inner());
+                    if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(5)) {
+                        eprintln!("    copy {table}: {rows} of ~{estimate} rows");
+                        *last = Some(std::time::Instant::now());
+                    }
                 }
             }
             Event::Applied { location, how } => eprintln!("  {location}: done ({how})"),

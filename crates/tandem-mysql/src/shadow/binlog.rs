@@ -5,7 +5,7 @@
 //! row copy has not reached the row yet: the copy's `INSERT IGNORE` then keeps the newer row);
 //! deletes become `DELETE` by key. Applied in binlog order, the target converges to the source.
 
-use crate::error::{Error, Result};
+use crate::error::{codes, server_code, Error, Result};
 use crate::quote::{ident, ident_list};
 use crate::state::BinlogPos;
 use futures_util::StreamExt;
@@ -236,7 +236,24 @@ async fn apply_loop(
             Some(EventData::XidEvent(_)) | Some(EventData::QueryEvent(_)) => {
                 // A commit (XID for InnoDB, a query for COMMIT and DDL).
                 if !pending.is_empty() {
-                    apply(writer, spec, std::mem::take(&mut pending)).await?;
+                    let changes = std::mem::take(&mut pending);
+                    // A deadlock with the row copy rolls the whole transaction back: retry it.
+                    let mut attempt = 0;
+                    loop {
+                        attempt += 1;
+                        match apply(writer, spec, &changes).await {
+                            Err(Error::Sql { source, .. })
+                                if attempt < 10
+                                    && matches!(
+                                        server_code(&source),
+                                        Some(codes::DEADLOCK | codes::LOCK_WAIT_TIMEOUT)
+                                    ) =>
+                            {
+                                tokio::time::sleep(std::time::Duration::from_millis(10 * attempt)).await;
+                            }
+                            other => break other?,
+                        }
+                    }
                 }
                 in_transaction = false;
             }
@@ -294,7 +311,7 @@ fn collect_rows(
 
 /// Applies one source transaction's changes in one target transaction, consecutive upserts
 /// batched into multi-row REPLACEs.
-async fn apply(writer: &mut Conn, spec: &ApplySpec, changes: Vec<RowChange>) -> Result<()> {
+async fn apply(writer: &mut Conn, spec: &ApplySpec, changes: &[RowChange]) -> Result<()> {
     let ctx = format!("applying binary log changes to {}", spec.target);
     let mut tx = writer
         .start_transaction(Default::default())
@@ -323,7 +340,7 @@ async fn apply(writer: &mut Conn, spec: &ApplySpec, changes: Vec<RowChange>) -> 
     for change in changes {
         match change {
             RowChange::Upsert(values) => {
-                batch.extend(values);
+                batch.extend(values.iter().cloned());
                 batch_rows += 1;
                 if batch_rows >= 200 {
                     let (sql, params) = flush(&mut batch, &mut batch_rows);
@@ -337,7 +354,7 @@ async fn apply(writer: &mut Conn, spec: &ApplySpec, changes: Vec<RowChange>) -> 
                 }
                 tx.exec_drop(
                     format!("DELETE FROM {} WHERE {key_where}", ident(&spec.target)),
-                    key,
+                    key.clone(),
                 )
                 .await
                 .map_err(Error::sql(ctx.clone()))?;

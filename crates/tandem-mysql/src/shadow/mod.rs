@@ -222,6 +222,8 @@ fn forward_spec(database: &str, s: &ShadowState) -> ApplySpec {
 /// Everything a running copy needs.
 pub struct Job<'a> {
     pub pool: &'a Pool,
+    /// The pool's options, for the applier's own connections.
+    pub opts: &'a mysql_async::Opts,
     pub migration: &'a str,
     pub config: &'a CopyConfig,
     pub policy: &'a LockPolicy,
@@ -268,12 +270,7 @@ impl Job<'_> {
     }
 
     fn pool_opts(&self) -> mysql_async::Opts {
-        self.pool_opts_inner()
-    }
-
-    fn pool_opts_inner(&self) -> mysql_async::Opts {
-        // A pool keeps its options; new dedicated connections use the same.
-        self.pool.opts().clone()
+        self.opts.clone()
     }
 
     async fn copy_rows(&self, s: &mut ShadowState, applier: &mut Applier) -> Result<()> {
@@ -339,26 +336,33 @@ impl Job<'_> {
             let mut all = lower.clone();
             all.append(&mut params);
             let started = Instant::now();
-            let mut tx = conn
-                .start_transaction(Default::default())
-                .await
-                .map_err(Error::sql("starting a copy chunk"))?;
+            let sql = format!(
+                "INSERT IGNORE INTO {} ({}) SELECT {} FROM {} FORCE INDEX (PRIMARY) WHERE {lower_clause} AND {upper_clause} LOCK IN SHARE MODE",
+                ident(&s.shadow),
+                ident_list(&targets),
+                ident_list(&sources),
+                ident(&s.table)
+            );
             // LOCK IN SHARE MODE: a concurrent delete of a row being copied waits for this
             // chunk to commit, so its binlog event comes after the copied row and removes it.
-            tx.exec_drop(
-                format!(
-                    "INSERT IGNORE INTO {} ({}) SELECT {} FROM {} FORCE INDEX (PRIMARY) WHERE {lower_clause} AND {upper_clause} LOCK IN SHARE MODE",
-                    ident(&s.shadow),
-                    ident_list(&targets),
-                    ident_list(&sources),
-                    ident(&s.table)
-                ),
-                all,
-            )
-            .await
-            .map_err(Error::sql(format!("copying a chunk of {} into {}", s.table, s.shadow)))?;
-            let copied = tx.affected_rows();
-            tx.commit().await.map_err(Error::sql("committing a copy chunk"))?;
+            // A deadlock with the application (or the applier) rolls the chunk back: retry.
+            let mut attempt = 0u64;
+            let copied = loop {
+                attempt += 1;
+                match copy_chunk(&mut conn, &sql, all.clone()).await {
+                    Err(e) if attempt < 20
+                        && matches!(server_code(&e), Some(codes::DEADLOCK | codes::LOCK_WAIT_TIMEOUT)) =>
+                    {
+                        tokio::time::sleep(Duration::from_millis(20 * attempt)).await;
+                    }
+                    other => {
+                        break other.map_err(Error::sql(format!(
+                            "copying a chunk of {} into {}",
+                            s.table, s.shadow
+                        )))?
+                    }
+                }
+            };
             let took = started.elapsed();
             s.rows_copied += copied;
             match upper {
@@ -453,6 +457,19 @@ impl Job<'_> {
         s.cut_over = false;
         Ok(())
     }
+}
+
+/// One chunk in its own transaction; the rows it inserted.
+async fn copy_chunk(
+    conn: &mut Conn,
+    sql: &str,
+    params: Vec<Value>,
+) -> std::result::Result<u64, mysql_async::Error> {
+    let mut tx = conn.start_transaction(Default::default()).await?;
+    tx.exec_drop(sql, params).await?;
+    let copied = tx.affected_rows();
+    tx.commit().await?;
+    Ok(copied)
 }
 
 /// Drops the shadow table of a copy that never cut over.
