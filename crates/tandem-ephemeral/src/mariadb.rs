@@ -333,7 +333,7 @@ impl MariaDb {
                     return Ok(());
                 }
             }
-            let mut guard = self.server.get_mut().unwrap_or_else(|p| p.into_inner());
+            let guard = self.server.get_mut().unwrap_or_else(|p| p.into_inner());
             if let Some(child) = guard.as_mut() {
                 if let Ok(Some(status)) = child.try_wait() {
                     guard.take();

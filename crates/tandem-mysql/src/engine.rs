@@ -182,6 +182,9 @@ impl Engine {
     ) -> Result<Status> {
         let mut conn = self.conn().await?;
         let total = changes.iter().map(|c| c.index + 1).max().unwrap_or(0);
+        // Old tables this run's earlier copies left; a later copy of the same table replaces
+        // its predecessor's (rollback after cut-over reverts the last copy).
+        let mut left_old: Vec<String> = Vec::new();
         for change in changes {
             let last = change.index + 1 == total;
             match &change.kind {
@@ -222,7 +225,16 @@ impl Engine {
                         Some(s) => s,
                         None => {
                             binlog::check_server(&mut conn).await?;
-                            let (shadow_name, _) = shadow::shadow_names(table);
+                            let (shadow_name, old_name) = shadow::shadow_names(table);
+                            if left_old.contains(&old_name) {
+                                run_locked(
+                                    &mut conn,
+                                    &format!("DROP TABLE IF EXISTS {}", ident(&old_name)),
+                                    &self.options.lock,
+                                    "dropping the old table of an earlier copy in this migration",
+                                )
+                                .await?;
+                            }
                             // A shadow left by a run killed before it saved its state is ours.
                             conn.query_drop(format!("DROP TABLE IF EXISTS {}", ident(&shadow_name)))
                                 .await
@@ -255,6 +267,7 @@ impl Engine {
                             old: s.old.clone(),
                         });
                     }
+                    left_old.push(s.old.clone());
                     // The last copy's state stays: rollback after cut-over needs it.
                     state::save_shadow(&mut conn, name, Some(&s)).await?;
                 }

@@ -171,6 +171,18 @@ impl Applier {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rotate_names_lose_their_checksum_bytes() {
+        assert_eq!(
+            super::rotated_name("binlog.000001", b"binlog.000002\x91\x07.H"),
+            "binlog.000002"
+        );
+        assert_eq!(super::rotated_name("mysql-bin.000009", b"mysql-bin.000010"), "mysql-bin.000010");
+    }
+}
+
 fn reached(applied: &BinlogPos, target: &BinlogPos) -> bool {
     // Binary log file names sort by their sequence number (same base name, zero-padded).
     (applied.file.as_str(), applied.pos) >= (target.file.as_str(), target.pos)
@@ -215,7 +227,7 @@ async fn apply_loop(
         });
         match data {
             Some(EventData::RotateEvent(r)) => {
-                file = r.name().into_owned();
+                file = rotated_name(&from.file, r.name_raw());
                 next = Some(BinlogPos {
                     file: file.clone(),
                     pos: r.position(),
@@ -265,6 +277,23 @@ async fn apply_loop(
             }
         }
     }
+}
+
+/// The file a rotate event names. The event's name bytes can carry the event's 4-byte checksum
+/// at their end, so the name is rebuilt from the shape of the known file name: the same base
+/// and as many sequence digits (`binlog.000001` -> `binlog.000002`).
+fn rotated_name(known: &str, raw: &[u8]) -> String {
+    let text = String::from_utf8_lossy(raw);
+    let (Some(dot_known), Some(dot)) = (known.rfind('.'), text.rfind('.')) else {
+        return text.into_owned();
+    };
+    let width = known.len() - dot_known - 1;
+    let digits: String = text[dot + 1..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .take(width.max(6))
+        .collect();
+    format!("{}.{digits}", &text[..dot])
 }
 
 fn row_values(row: mysql_async::binlog::row::BinlogRow) -> std::result::Result<Vec<Value>, String> {

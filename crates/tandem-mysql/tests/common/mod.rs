@@ -129,7 +129,7 @@ impl Writer {
                     let started = Instant::now();
                     match (fastrand::u8(0..10), pick) {
                         (0..=3, _) | (_, None) => {
-                            c.exec_drop("INSERT INTO items (v, note) VALUES (?, 'w')", (value,))
+                            c.exec_drop("INSERT INTO items (v) VALUES (?)", (value,))
                                 .await
                                 .unwrap();
                             let id = c.last_insert_id().unwrap() as i64;
@@ -207,4 +207,27 @@ pub async fn column_type(url: &str, table: &str, column: &str) -> Option<String>
     )
     .await
     .unwrap()
+}
+
+/// Asserts two row sets are equal, printing only the differences.
+pub fn assert_same_rows(actual: &BTreeMap<i64, i32>, expected: &BTreeMap<i64, i32>) {
+    let mut diffs = Vec::new();
+    for (id, v) in expected {
+        match actual.get(id) {
+            Some(a) if a == v => {}
+            other => diffs.push(format!("id {id}: expected {v}, found {other:?}")),
+        }
+    }
+    for id in actual.keys() {
+        if !expected.contains_key(id) {
+            diffs.push(format!("id {id}: should not exist"));
+        }
+    }
+    assert!(
+        diffs.is_empty(),
+        "{} difference(s) among {} expected rows, first: {:?}",
+        diffs.len(),
+        expected.len(),
+        &diffs[..diffs.len().min(10)]
+    );
 }
