@@ -135,10 +135,10 @@ fn check_new_name(what: &str, name: &str) -> Result<(), Invalid> {
             "choose a shorter name",
         ));
     }
-    if name.starts_with("_tandem") || (name.starts_with('_') && name.ends_with("_gho")) {
+    if name.starts_with("_tandem") || name.ends_with("_tandem_new") || name.ends_with("_tandem_old") {
         return Err(invalid(
             format!("`{name}` looks like one of tandem's own tables"),
-            "choose a name that does not start with `_tandem` or end in `_gho`",
+            "choose a name that does not start with `_tandem` or end in `_tandem_new`/`_tandem_old`",
         ));
     }
     Ok(())

@@ -31,7 +31,7 @@ async fn copy_with_writes(db: &str, yaml: &str, v_column: &str) -> String {
     assert!(events.iter().any(|e| matches!(e, Event::ChecksumPassed { .. })), "{events:?}");
     assert!(events.iter().any(|e| matches!(e, Event::CutOver { .. })), "{events:?}");
     assert_same_rows(&rows(&url, "items", v_column).await, &expected);
-    assert!(tables(&url).await.contains(&"_items_del".to_string()), "the old table is kept");
+    assert!(tables(&url).await.contains(&"items_tandem_old".to_string()), "the old table is kept");
     url
 }
 
@@ -145,9 +145,9 @@ async fn postponed_cut_over_then_rollback_abandons_the_copy() {
     assert_eq!(status.status, "ready_for_cut_over");
     assert_eq!(status.rows_copied, 2000);
     assert!(status.copy_done);
-    assert!(tables(&url).await.contains(&"_items_gho".to_string()));
+    assert!(tables(&url).await.contains(&"items_tandem_new".to_string()));
     engine.rollback(&|_| {}).await.unwrap();
-    assert!(!tables(&url).await.contains(&"_items_gho".to_string()));
+    assert!(!tables(&url).await.contains(&"items_tandem_new".to_string()));
     assert_eq!(column_type(&url, "items", "v").await.as_deref(), Some("int(11)"));
 }
 

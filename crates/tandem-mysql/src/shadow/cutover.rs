@@ -1,11 +1,13 @@
 //! The atomic cut-over, gh-ost's way.
 //!
-//! 1. Connection A creates a sentry table named like the old table (`_t_del`) and takes
-//!    `LOCK TABLES t WRITE, _t_del WRITE`: writes to `t` now wait.
+//! 1. Connection A creates a sentry table named like the old table (`t_tandem_old`) and takes
+//!    `LOCK TABLES t WRITE, t_tandem_old WRITE`: writes to `t` now wait.
 //! 2. The applier applies the binary log up to the position of that moment: the shadow holds
 //!    every write ever made to `t`.
-//! 3. Connection B issues `RENAME TABLE t TO _t_del, _t_gho TO t`; it waits for A's locks, and
-//!    once it waits, the server grants it before the application's queued writes.
+//! 3. Connection B issues `RENAME TABLE t TO t_tandem_old, t_tandem_new TO t`; it waits for A's
+//!    lock on `t` (the server takes a statement's metadata locks in name order, and `t` sorts
+//!    before the other two names), and a waiting exclusive lock is granted before the
+//!    application's queued writes.
 //! 4. A drops the sentry and unlocks: the rename runs first, then the queued writes go to the
 //!    new `t`.
 //!

@@ -50,9 +50,16 @@ impl Default for CopyConfig {
     }
 }
 
-/// `_t_gho` and `_t_del`, gh-ost's names.
+/// The shadow and the old table: `t_tandem_new` and `t_tandem_old`.
+///
+/// Unlike gh-ost's `_t_gho`/`_t_del`, both names start with the table's name, and that matters
+/// for the cut-over: the server takes a RENAME's metadata locks in name order, so with these
+/// names the RENAME waits for `t` itself first, and its pending exclusive lock on `t` keeps the
+/// application's queued writes behind it. With names sorting before `t` the RENAME would wait on
+/// the sentry instead, and a write queued on `t` could slip into the old table between the
+/// unlock and the rename (observed on MariaDB 10.11: a lost update).
 pub fn shadow_names(table: &str) -> (String, String) {
-    (format!("_{table}_gho"), format!("_{table}_del"))
+    (format!("{table}_tandem_new"), format!("{table}_tandem_old"))
 }
 
 pub(crate) fn server_id(config: &CopyConfig) -> u32 {
