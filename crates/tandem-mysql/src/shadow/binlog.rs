@@ -284,8 +284,18 @@ async fn apply_loop(
 /// and as many sequence digits (`binlog.000001` -> `binlog.000002`).
 fn rotated_name(known: &str, raw: &[u8]) -> String {
     let text = String::from_utf8_lossy(raw);
-    let (Some(dot_known), Some(dot)) = (known.rfind('.'), text.rfind('.')) else {
+    let Some(dot_known) = known.rfind('.') else {
         return text.into_owned();
+    };
+    // The base never changes; the checksum bytes may contain a dot themselves.
+    let base = &known[..=dot_known];
+    let dot = if text.starts_with(base) {
+        dot_known
+    } else {
+        match text.find('.') {
+            Some(d) => d,
+            None => return text.into_owned(),
+        }
     };
     let width = known.len() - dot_known - 1;
     let digits: String = text[dot + 1..]
