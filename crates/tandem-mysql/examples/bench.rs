@@ -199,7 +199,16 @@ async fn run(server: &MariaDb, db: &str, url: &str, method: Method, rate: Option
                 "operations:\n  - alter_column: {table: bench, column: a, type: bigint}\n",
                 false,
             )?;
-            engine.start_quietly(&m).await?;
+            // TANDEM_BENCH_TRACE=1 prints each event with its time, to see where time goes.
+            let trace = std::env::var_os("TANDEM_BENCH_TRACE").is_some();
+            let t0 = Instant::now();
+            engine
+                .start(&m, &move |e| {
+                    if trace && !matches!(e, tandem_mysql::Event::Copied { .. }) {
+                        eprintln!("    {:>7.2}s {e:?}", t0.elapsed().as_secs_f64());
+                    }
+                })
+                .await?;
         }
     }
     let seconds = started.elapsed().as_secs_f64();
