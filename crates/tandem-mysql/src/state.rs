@@ -122,6 +122,12 @@ pub struct ShadowState {
     pub chunk_size: u64,
     pub copy_started_unix: u64,
     pub throttle: String,
+    /// Secondary indexes of the shadow (as `SHOW CREATE TABLE` writes them), dropped for the
+    /// copy and built once after it: a sorted build is faster than row-by-row upkeep, and a
+    /// new unique index then fails on duplicates instead of the copy's `INSERT IGNORE`
+    /// silently skipping them.
+    #[serde(default)]
+    pub deferred_indexes: Vec<String>,
 }
 
 /// One migration's row.

@@ -193,3 +193,46 @@ async fn cut_over_waits_for_a_long_transaction_without_stalling_writes() {
     assert_same_rows(&rows(&url, "items", "v").await, &expected);
     assert_eq!(column_type(&url, "items", "v").await.as_deref(), Some("bigint(20)"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_difference_in_the_copy_stops_the_cut_over() {
+    let url = database("checksum_catches").await;
+    seed(&url, 3000).await;
+    let mut options = copy_options(true);
+    options.postpone_cut_over = true;
+    let engine = engine(&url, options).await;
+    let m = migration(
+        "checksum_catches",
+        "operations:\n  - alter_column: {table: items, column: v, type: bigint}\n",
+    );
+    assert_eq!(engine.start_quietly(&m).await.unwrap(), Status::ReadyForCutOver);
+    // Something other than tandem changes one row of the copy.
+    let mut c = conn(&url).await;
+    c.query_drop("UPDATE items_tandem_new SET v = v + 1 WHERE id = 2500")
+        .await
+        .unwrap();
+    let error = engine.complete(&|_| {}).await.unwrap_err();
+    assert!(
+        matches!(error, tandem_mysql::Error::Checksum { chunks: 1, .. }),
+        "{error}"
+    );
+    assert_eq!(column_type(&url, "items", "v").await.as_deref(), Some("int(11)"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_new_unique_index_on_duplicates_fails_instead_of_dropping_rows() {
+    let url = database("unique_dupes").await;
+    seed(&url, 1000).await;
+    let mut c = conn(&url).await;
+    c.query_drop("UPDATE items SET note = 'same' WHERE id IN (10, 20)")
+        .await
+        .unwrap();
+    let engine = engine(&url, copy_options(true)).await;
+    let m = migration(
+        "unique_dupes",
+        "operations:\n  - create_constraint: {table: items, name: items_note_key, type: unique, columns: [note]}\n",
+    );
+    let error = engine.start_quietly(&m).await.unwrap_err().to_string();
+    assert!(error.contains("duplicate"), "{error}");
+    assert_eq!(rows(&url, "items", "v").await.len(), 1000);
+}

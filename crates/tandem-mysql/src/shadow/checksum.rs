@@ -16,7 +16,7 @@ use mysql_async::prelude::*;
 use mysql_async::{Conn, Value};
 use std::time::Instant;
 
-const CHUNK: u64 = 5_000;
+const CHUNK: u64 = 20_000;
 
 /// Compares the tables; the number of chunks compared, or the mismatch as an error.
 pub async fn verify(job: &Job<'_>, s: &ShadowState, applier: &mut Applier) -> Result<usize> {
@@ -94,6 +94,15 @@ fn qualified_compare(alias: &str, key: &[String], op: &str) -> String {
     }
 }
 
+/// `COUNT(*)`, `BIT_XOR` and `SUM` of a CRC32 per row over `columns` of `alias`: a cheap
+/// fingerprint of a chunk from one range scan. NULLs are marked, since CONCAT_WS skips them.
+fn fingerprint(alias: &str, columns: &[&str]) -> String {
+    let cols: Vec<String> = columns.iter().map(|c| format!("{alias}.{}", ident(c))).collect();
+    let nulls: Vec<String> = cols.iter().map(|c| format!("ISNULL({c})")).collect();
+    let row = format!("CRC32(CONCAT_WS('#', {}, CONCAT({})))", cols.join(", "), nulls.join(", "));
+    format!("COUNT(*), COALESCE(BIT_XOR({row}), 0), COALESCE(SUM({row}), 0)")
+}
+
 async fn compare(sum: &mut Conn, s: &ShadowState) -> Result<usize> {
     let key_list = keys::order(&s.key);
     let same = s
@@ -103,6 +112,10 @@ async fn compare(sum: &mut Conn, s: &ShadowState) -> Result<usize> {
         .collect::<Vec<_>>()
         .join(" AND ");
     let join = keys::join(&s.key, &s.shadow_key);
+    let source_cols: Vec<&str> = s.columns.iter().map(|(_, c)| c.as_str()).collect();
+    let shadow_cols: Vec<&str> = s.columns.iter().map(|(t, _)| t.as_str()).collect();
+    let source_print = fingerprint("t", &source_cols);
+    let shadow_print = fingerprint("s", &shadow_cols);
     let mut lower: Vec<Value> = Vec::new();
     let mut chunks = 0usize;
     let mut bad = 0usize;
@@ -140,42 +153,32 @@ async fn compare(sum: &mut Conn, s: &ShadowState) -> Result<usize> {
             params.extend(u.iter().cloned());
         }
         let has_upper = upper.is_some();
-        let source_rows: Option<u64> = sum
+        // Fast path: the same fingerprint on both sides (one range scan each).
+        type Print = Option<(u64, u64, String)>;
+        let source: Print = sum
             .exec_first(
                 format!(
-                    "SELECT COUNT(*) FROM {} t WHERE {}",
+                    "SELECT {source_print} FROM {} t WHERE {}",
                     ident(&s.table),
                     range("t", &s.key, has_upper)
                 ),
                 params.clone(),
             )
             .await
-            .map_err(Error::sql("checksum: counting source rows"))?;
-        let shadow_rows: Option<u64> = sum
+            .map_err(Error::sql("checksum: fingerprinting source rows"))?;
+        let shadow: Print = sum
             .exec_first(
                 format!(
-                    "SELECT COUNT(*) FROM {} s WHERE {}",
+                    "SELECT {shadow_print} FROM {} s WHERE {}",
                     ident(&s.shadow),
                     range("s", &s.shadow_key, has_upper)
                 ),
                 params.clone(),
             )
             .await
-            .map_err(Error::sql("checksum: counting shadow rows"))?;
-        let equal_rows: Option<u64> = sum
-            .exec_first(
-                format!(
-                    "SELECT COUNT(*) FROM {} t JOIN {} s ON {join} WHERE {} AND {same}",
-                    ident(&s.table),
-                    ident(&s.shadow),
-                    range("t", &s.key, has_upper)
-                ),
-                params,
-            )
-            .await
-            .map_err(Error::sql("checksum: comparing rows"))?;
+            .map_err(Error::sql("checksum: fingerprinting shadow rows"))?;
         chunks += 1;
-        if source_rows != shadow_rows || equal_rows != source_rows {
+        if source != shadow && !exact_match(sum, s, &join, &same, &range("t", &s.key, has_upper), &range("s", &s.shadow_key, has_upper), params).await? {
             if bad == 0 {
                 first_bad = format!("{:?}", lower.iter().map(|v| v.as_sql(false)).collect::<Vec<_>>());
             }
@@ -195,4 +198,44 @@ async fn compare(sum: &mut Conn, s: &ShadowState) -> Result<usize> {
         });
     }
     Ok(chunks)
+}
+
+/// The exact comparison of one chunk, for when the fingerprints differ (a type change can
+/// change a value's text, e.g. INT 5 and DECIMAL 5.00): equal row counts, and every source row
+/// joined to its shadow row with `<=>` on every column, which compares as the server converts.
+async fn exact_match(
+    sum: &mut Conn,
+    s: &ShadowState,
+    join: &str,
+    same: &str,
+    source_range: &str,
+    shadow_range: &str,
+    params: Vec<Value>,
+) -> Result<bool> {
+    let source_rows: Option<u64> = sum
+        .exec_first(
+            format!("SELECT COUNT(*) FROM {} t WHERE {source_range}", ident(&s.table)),
+            params.clone(),
+        )
+        .await
+        .map_err(Error::sql("checksum: counting source rows"))?;
+    let shadow_rows: Option<u64> = sum
+        .exec_first(
+            format!("SELECT COUNT(*) FROM {} s WHERE {shadow_range}", ident(&s.shadow)),
+            params.clone(),
+        )
+        .await
+        .map_err(Error::sql("checksum: counting shadow rows"))?;
+    let equal_rows: Option<u64> = sum
+        .exec_first(
+            format!(
+                "SELECT COUNT(*) FROM {} t JOIN {} s ON {join} WHERE {source_range} AND {same}",
+                ident(&s.table),
+                ident(&s.shadow),
+            ),
+            params,
+        )
+        .await
+        .map_err(Error::sql("checksum: comparing rows"))?;
+    Ok(source_rows == shadow_rows && equal_rows == source_rows)
 }

@@ -180,6 +180,7 @@ pub async fn prepare(
             help: "keep the primary key columns; change the key with an `sql` operation".into(),
         });
     }
+    let deferred_indexes = defer_indexes(conn, &shadow).await?;
     let estimate: Option<u64> = conn
         .exec_first(
             "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
@@ -210,7 +211,105 @@ pub async fn prepare(
             .map(|d| d.as_secs())
             .unwrap_or(0),
         throttle: String::new(),
+        deferred_indexes,
     })
+}
+
+/// The index definitions of `SHOW CREATE TABLE` (`KEY`, `UNIQUE KEY`, `FULLTEXT KEY`, ...),
+/// except the primary key.
+fn index_definitions(create: &str) -> Vec<(String, String)> {
+    create
+        .lines()
+        .map(|l| l.trim().trim_end_matches(','))
+        .filter(|l| {
+            ["KEY ", "UNIQUE KEY ", "FULLTEXT KEY ", "SPATIAL KEY ", "VECTOR KEY "]
+                .iter()
+                .any(|p| l.starts_with(p))
+        })
+        .filter_map(|l| Some((backquoted(&l[l.find('`')?..])?, l.to_string())))
+        .collect()
+}
+
+/// The identifier at the start of `text` (which starts with a backquote), unescaped.
+fn backquoted(text: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut chars = text.chars().skip(1).peekable();
+    while let Some(c) = chars.next() {
+        if c == '`' {
+            if chars.peek() == Some(&'`') {
+                chars.next();
+                out.push('`');
+            } else {
+                return Some(out);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    None
+}
+
+/// Drops the shadow's secondary indexes for the copy; returns their definitions. An index the
+/// server will not drop (the only index of an AUTO_INCREMENT column) stays.
+async fn defer_indexes(conn: &mut Conn, shadow: &str) -> Result<Vec<String>> {
+    let create: Option<(String, String)> = conn
+        .query_first(format!("SHOW CREATE TABLE {}", ident(shadow)))
+        .await
+        .map_err(Error::sql("reading the shadow table's definition"))?;
+    let mut deferred = Vec::new();
+    for (name, definition) in index_definitions(&create.map(|c| c.1).unwrap_or_default()) {
+        let dropped = conn
+            .query_drop(format!("ALTER TABLE {} DROP INDEX {}", ident(shadow), ident(&name)))
+            .await;
+        if dropped.is_ok() {
+            deferred.push(definition);
+        }
+    }
+    Ok(deferred)
+}
+
+/// Builds the deferred indexes on the shadow (one ALTER; the applier's writes wait at most for
+/// its short final lock, and only the shadow is involved).
+async fn restore_indexes(conn: &mut Conn, s: &ShadowState) -> Result<()> {
+    if s.deferred_indexes.is_empty() {
+        return Ok(());
+    }
+    let create: Option<(String, String)> = conn
+        .query_first(format!("SHOW CREATE TABLE {}", ident(&s.shadow)))
+        .await
+        .map_err(Error::sql("reading the shadow table's definition"))?;
+    let present: Vec<String> = index_definitions(&create.map(|c| c.1).unwrap_or_default())
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    let missing: Vec<String> = s
+        .deferred_indexes
+        .iter()
+        .filter(|d| {
+            index_definitions(d)
+                .first()
+                .is_none_or(|(name, _)| !present.contains(name))
+        })
+        .map(|d| format!("ADD {d}"))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    conn.query_drop(format!("ALTER TABLE {} {}", ident(&s.shadow), missing.join(", ")))
+        .await
+        .map_err(|e| {
+            if server_code(&e) == Some(1062) {
+                Error::State {
+                    message: format!(
+                        "a unique index of the new `{}` finds duplicate values: {e}",
+                        s.table
+                    ),
+                    help: "remove the duplicates (or drop the unique requirement), then run `tandem rollback` and start again".into(),
+                }
+            } else {
+                Error::sql(format!("building the indexes of {}", s.shadow))(e)
+            }
+        })
 }
 
 /// The applier's spec for the copy (source table into shadow).
@@ -266,7 +365,17 @@ impl Job<'_> {
             server_id(self.config),
         )
         .await?;
-        let result = self.copy_rows(s, &mut applier).await;
+        let result = async {
+            self.copy_rows(s, &mut applier).await?;
+            if !s.deferred_indexes.is_empty() {
+                let mut conn = self.conn().await?;
+                restore_indexes(&mut conn, s).await?;
+                s.deferred_indexes.clear();
+                state::save_shadow(&mut conn, self.migration, Some(s)).await?;
+            }
+            Ok(())
+        }
+        .await;
         match result {
             Ok(()) => Ok(applier),
             Err(e) => {
@@ -498,4 +607,20 @@ pub async fn abandon(conn: &mut Conn, s: &ShadowState, policy: &LockPolicy) -> R
 /// The binary log position now, for status.
 pub async fn position_now(conn: &mut Conn) -> Result<BinlogPos> {
     binlog::current_position(conn).await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reads_index_definitions() {
+        let create = "CREATE TABLE `t` (\n  `id` int NOT NULL,\n  `b` int,\n  PRIMARY KEY (`id`),\n  UNIQUE KEY `u``q` (`b`),\n  KEY `k` (`b`,`id`)\n) ENGINE=InnoDB";
+        let found = super::index_definitions(create);
+        assert_eq!(
+            found,
+            vec![
+                ("u`q".to_string(), "UNIQUE KEY `u``q` (`b`)".to_string()),
+                ("k".to_string(), "KEY `k` (`b`,`id`)".to_string())
+            ]
+        );
+    }
 }
