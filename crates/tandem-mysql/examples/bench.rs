@@ -204,7 +204,7 @@ async fn run(server: &MariaDb, db: &str, url: &str, method: Method, rate: Option
             let t0 = Instant::now();
             engine
                 .start(&m, &move |e| {
-                    if trace && !matches!(e, tandem_mysql::Event::Copied { .. }) {
+                    if trace {
                         eprintln!("    {:>7.2}s {e:?}", t0.elapsed().as_secs_f64());
                     }
                 })

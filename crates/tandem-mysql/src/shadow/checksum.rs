@@ -94,13 +94,33 @@ fn qualified_compare(alias: &str, key: &[String], op: &str) -> String {
     }
 }
 
-/// `COUNT(*)`, `BIT_XOR` and `SUM` of a CRC32 per row over `columns` of `alias`: a cheap
-/// fingerprint of a chunk from one range scan. NULLs are marked, since CONCAT_WS skips them.
-fn fingerprint(alias: &str, columns: &[&str]) -> String {
+/// The CRC32 of one row over `columns` of `alias`. NULLs are marked, since CONCAT_WS skips
+/// them.
+fn row_hash(alias: &str, columns: &[&str]) -> String {
     let cols: Vec<String> = columns.iter().map(|c| format!("{alias}.{}", ident(c))).collect();
     let nulls: Vec<String> = cols.iter().map(|c| format!("ISNULL({c})")).collect();
-    let row = format!("CRC32(CONCAT_WS('#', {}, CONCAT({})))", cols.join(", "), nulls.join(", "));
-    format!("COUNT(*), COALESCE(BIT_XOR({row}), 0), COALESCE(SUM({row}), 0)")
+    format!("CRC32(CONCAT_WS('#', {}, CONCAT({})))", cols.join(", "), nulls.join(", "))
+}
+
+/// A chunk's fingerprint from one range scan: row count, and `BIT_XOR` and `SUM` of the row
+/// hashes (computed once per row in a derived table). `last` also returns the chunk's last key
+/// (single-column keys), which saves a separate boundary query.
+fn fingerprint_query(table: &str, alias: &str, columns: &[&str], key: &[String], range: &str, limit: Option<u64>) -> String {
+    let keys = key
+        .iter()
+        .map(|k| format!("{alias}.{}", ident(k)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let (order, last) = match limit {
+        Some(n) => (format!(" ORDER BY {keys} LIMIT {n}"), format!("MAX(x.{})", ident(&key[0]))),
+        None => (String::new(), "NULL".to_string()),
+    };
+    format!(
+        "SELECT COUNT(*), COALESCE(BIT_XOR(x._tandem_h), 0), COALESCE(SUM(x._tandem_h), 0), {last} FROM \
+         (SELECT {keys}, {} AS _tandem_h FROM {} {alias} WHERE {range}{order}) x",
+        row_hash(alias, columns),
+        ident(table)
+    )
 }
 
 async fn compare(sum: &mut Conn, s: &ShadowState) -> Result<usize> {
@@ -114,14 +134,14 @@ async fn compare(sum: &mut Conn, s: &ShadowState) -> Result<usize> {
     let join = keys::join(&s.key, &s.shadow_key);
     let source_cols: Vec<&str> = s.columns.iter().map(|(_, c)| c.as_str()).collect();
     let shadow_cols: Vec<&str> = s.columns.iter().map(|(t, _)| t.as_str()).collect();
-    let source_print = fingerprint("t", &source_cols);
-    let shadow_print = fingerprint("s", &shadow_cols);
+    let single_key = s.key.len() == 1;
     let mut lower: Vec<Value> = Vec::new();
     let mut chunks = 0usize;
     let mut bad = 0usize;
     let mut first_bad = String::new();
+    type Print = Option<(u64, u64, String, Value)>;
     loop {
-        let range = |alias: &str, key: &[String], upper: bool| -> String {
+        let range = |alias: &str, key: &[String], lower: &[Value], upper: bool| -> String {
             let mut parts = Vec::new();
             if !lower.is_empty() {
                 parts.push(qualified_compare(alias, key, ">"));
@@ -135,50 +155,75 @@ async fn compare(sum: &mut Conn, s: &ShadowState) -> Result<usize> {
                 parts.join(" AND ")
             }
         };
-        let upper: Option<mysql_async::Row> = sum
-            .exec_first(
-                format!(
-                    "SELECT {key_list} FROM {} t WHERE {} ORDER BY {key_list} LIMIT 1 OFFSET {}",
-                    ident(&s.table),
-                    range("t", &s.key, false),
-                    CHUNK - 1
-                ),
-                lower.clone(),
-            )
-            .await
-            .map_err(Error::sql("checksum: finding the next chunk"))?;
-        let upper: Option<Vec<Value>> = upper.map(|r| r.unwrap());
+        // The source side first: with a one-column key its query also finds the chunk's end.
+        let (source, upper): (Print, Option<Vec<Value>>) = if single_key {
+            let print: Print = sum
+                .exec_first(
+                    fingerprint_query(&s.table, "t", &source_cols, &s.key, &range("t", &s.key, &lower, false), Some(CHUNK)),
+                    lower.clone(),
+                )
+                .await
+                .map_err(Error::sql("checksum: fingerprinting source rows"))?;
+            let count = print.as_ref().map(|p| p.0).unwrap_or(0);
+            let last = print.as_ref().map(|p| p.3.clone()).unwrap_or(Value::NULL);
+            let upper = (count == CHUNK && last != Value::NULL).then(|| vec![last]);
+            (print, upper)
+        } else {
+            let upper: Option<mysql_async::Row> = sum
+                .exec_first(
+                    format!(
+                        "SELECT {key_list} FROM {} t WHERE {} ORDER BY {key_list} LIMIT 1 OFFSET {}",
+                        ident(&s.table),
+                        range("t", &s.key, &lower, false),
+                        CHUNK - 1
+                    ),
+                    lower.clone(),
+                )
+                .await
+                .map_err(Error::sql("checksum: finding the next chunk"))?;
+            let upper: Option<Vec<Value>> = upper.map(|r| r.unwrap());
+            let mut params = lower.clone();
+            if let Some(u) = &upper {
+                params.extend(u.iter().cloned());
+            }
+            let print: Print = sum
+                .exec_first(
+                    fingerprint_query(&s.table, "t", &source_cols, &s.key, &range("t", &s.key, &lower, upper.is_some()), None),
+                    params,
+                )
+                .await
+                .map_err(Error::sql("checksum: fingerprinting source rows"))?;
+            (print, upper)
+        };
+        let has_upper = upper.is_some();
         let mut params = lower.clone();
         if let Some(u) = &upper {
             params.extend(u.iter().cloned());
         }
-        let has_upper = upper.is_some();
-        // Fast path: the same fingerprint on both sides (one range scan each).
-        type Print = Option<(u64, u64, String)>;
-        let source: Print = sum
-            .exec_first(
-                format!(
-                    "SELECT {source_print} FROM {} t WHERE {}",
-                    ident(&s.table),
-                    range("t", &s.key, has_upper)
-                ),
-                params.clone(),
-            )
-            .await
-            .map_err(Error::sql("checksum: fingerprinting source rows"))?;
         let shadow: Print = sum
             .exec_first(
-                format!(
-                    "SELECT {shadow_print} FROM {} s WHERE {}",
-                    ident(&s.shadow),
-                    range("s", &s.shadow_key, has_upper)
-                ),
+                fingerprint_query(&s.shadow, "s", &shadow_cols, &s.shadow_key, &range("s", &s.shadow_key, &lower, has_upper), None),
                 params.clone(),
             )
             .await
             .map_err(Error::sql("checksum: fingerprinting shadow rows"))?;
         chunks += 1;
-        if source != shadow && !exact_match(sum, s, &join, &same, &range("t", &s.key, has_upper), &range("s", &s.shadow_key, has_upper), params).await? {
+        let same_print = |a: &Print, b: &Print| match (a, b) {
+            (Some(a), Some(b)) => (a.0, a.1, &a.2) == (b.0, b.1, &b.2),
+            _ => a.is_none() && b.is_none(),
+        };
+        if !same_print(&source, &shadow)
+            && !exact_match(
+                sum,
+                s,
+                &join,
+                &same,
+                &range("t", &s.key, &lower, has_upper),
+                &range("s", &s.shadow_key, &lower, has_upper),
+                params,
+            )
+            .await?
+        {
             if bad == 0 {
                 first_bad = format!("{:?}", lower.iter().map(|v| v.as_sql(false)).collect::<Vec<_>>());
             }
