@@ -23,9 +23,11 @@ async fn a_killed_copy_resumes_and_loses_no_write() {
     admin.query_drop("CREATE DATABASE app").await.unwrap();
     let url = server.url("app");
     let mut c = conn(&url).await;
-    c.query_drop("CREATE TABLE items (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, v INT NOT NULL)")
-        .await
-        .unwrap();
+    c.query_drop(
+        "CREATE TABLE items (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, v INT NOT NULL)",
+    )
+    .await
+    .unwrap();
     c.query_drop("INSERT INTO items (v) SELECT seq FROM seq_1_to_100000")
         .await
         .unwrap();
@@ -51,18 +53,24 @@ async fn a_killed_copy_resumes_and_loses_no_write() {
                 let v = fastrand::i32(0..1000);
                 match fastrand::u8(0..3) {
                     0 => {
-                        c.exec_drop("INSERT INTO items (v) VALUES (?)", (v,)).await.unwrap();
+                        c.exec_drop("INSERT INTO items (v) VALUES (?)", (v,))
+                            .await
+                            .unwrap();
                         let new = c.last_insert_id().unwrap() as i64;
                         model.lock().unwrap().insert(new, v);
                     }
                     1 => {
-                        c.exec_drop("UPDATE items SET v = ? WHERE id = ?", (v, id)).await.unwrap();
+                        c.exec_drop("UPDATE items SET v = ? WHERE id = ?", (v, id))
+                            .await
+                            .unwrap();
                         if let Some(x) = model.lock().unwrap().get_mut(&id) {
                             *x = v;
                         }
                     }
                     _ => {
-                        c.exec_drop("DELETE FROM items WHERE id = ?", (id,)).await.unwrap();
+                        c.exec_drop("DELETE FROM items WHERE id = ?", (id,))
+                            .await
+                            .unwrap();
                         model.lock().unwrap().remove(&id);
                     }
                 }

@@ -127,7 +127,8 @@ impl MariaDb {
         } else {
             None
         };
-        let temp_dir = create_temp_dir().map_err(|e| io_error("create a temp directory", e_io(e)))?;
+        let temp_dir =
+            create_temp_dir().map_err(|e| io_error("create a temp directory", e_io(e)))?;
         let mut server = MariaDb {
             binaries,
             data_dir: temp_dir.join("data"),
@@ -143,8 +144,14 @@ impl MariaDb {
             stopped: Mutex::new(false),
         };
         if let Some(user) = &server.run_as {
-            std::os::unix::fs::chown(&server.temp_dir, Some(user.uid), Some(user.gid))
-                .map_err(|e| io_error(format!("give {} to the mysql user", server.temp_dir.display()), e))?;
+            std::os::unix::fs::chown(&server.temp_dir, Some(user.uid), Some(user.gid)).map_err(
+                |e| {
+                    io_error(
+                        format!("give {} to the mysql user", server.temp_dir.display()),
+                        e,
+                    )
+                },
+            )?;
         }
         server.spawn_watchdog()?;
         server.install_db()?;
@@ -205,7 +212,12 @@ impl MariaDb {
     fn command(&self, program: &Path) -> Command {
         let mut cmd = Command::new(program);
         cmd.stdin(Stdio::null()).current_dir(&self.temp_dir);
-        for var in ["MYSQL_HOST", "MYSQL_TCP_PORT", "MYSQL_UNIX_PORT", "MYSQL_PWD"] {
+        for var in [
+            "MYSQL_HOST",
+            "MYSQL_TCP_PORT",
+            "MYSQL_UNIX_PORT",
+            "MYSQL_PWD",
+        ] {
             cmd.env_remove(var);
         }
         if let Some(user) = &self.run_as {
@@ -237,7 +249,11 @@ impl MariaDb {
             Ok(())
         } else {
             Err(MariaDbError::CommandFailed {
-                command: format!("{} --datadir={}", self.binaries.install_db.display(), self.data_dir.display()),
+                command: format!(
+                    "{} --datadir={}",
+                    self.binaries.install_db.display(),
+                    self.data_dir.display()
+                ),
                 status: output.status.to_string(),
                 output: format!(
                     "{}{}",
@@ -258,7 +274,10 @@ impl MariaDb {
             ("bind-address".into(), HOST.into()),
             ("skip-name-resolve".into(), "ON".into()),
             // Row-format binary logging with full images: what the shadow-table copy reads.
-            ("log-bin".into(), self.temp_dir.join("binlog").display().to_string()),
+            (
+                "log-bin".into(),
+                self.temp_dir.join("binlog").display().to_string(),
+            ),
             ("binlog-format".into(), "ROW".into()),
             ("binlog-row-image".into(), "FULL".into()),
             ("server-id".into(), self.server_id.to_string()),
@@ -288,7 +307,9 @@ impl MariaDb {
         loop {
             attempt += 1;
             self.port = free_port().map_err(|e| io_error("find a free port", e_io(e)))?;
-            let log_offset = std::fs::metadata(&self.log_file).map(|m| m.len()).unwrap_or(0);
+            let log_offset = std::fs::metadata(&self.log_file)
+                .map(|m| m.len())
+                .unwrap_or(0);
             let mut cmd = self.command(&self.binaries.server);
             cmd.args(self.server_args(settings))
                 .stdout(Stdio::null())
@@ -302,7 +323,12 @@ impl MariaDb {
             match self.wait_ready(log_offset) {
                 Ok(()) => return Ok(()),
                 Err(reason) => {
-                    if let Some(mut child) = self.server.get_mut().unwrap_or_else(|p| p.into_inner()).take() {
+                    if let Some(mut child) = self
+                        .server
+                        .get_mut()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .take()
+                    {
                         let _ = child.kill();
                         let _ = child.wait();
                     }

@@ -72,7 +72,11 @@ async fn main() -> Result<(), AnyError> {
                 if load { "load" } else { "idle" }
             );
             let url = setup(&server, &db, rows).await?;
-            eprintln!("{} ({}) ...", method.name(), if load { "with writes" } else { "idle" });
+            eprintln!(
+                "{} ({}) ...",
+                method.name(),
+                if load { "with writes" } else { "idle" }
+            );
             let outcome = run(&server, &db, &url, method, load.then_some(rate)).await?;
             check(&url, rows).await?;
             results.push((method, load, outcome));
@@ -88,10 +92,22 @@ async fn main() -> Result<(), AnyError> {
         println!(
             "{:<44} {:>8} {:>10.2} {:>14} {:>13} ms",
             method.name(),
-            if *load { format!("{rate}/s") } else { "none".into() },
+            if *load {
+                format!("{rate}/s")
+            } else {
+                "none".into()
+            },
             o.seconds,
-            if *load { o.writes.to_string() } else { "-".into() },
-            if *load { o.slowest_write_ms.to_string() } else { "-".into() },
+            if *load {
+                o.writes.to_string()
+            } else {
+                "-".into()
+            },
+            if *load {
+                o.slowest_write_ms.to_string()
+            } else {
+                "-".into()
+            },
         );
     }
     println!();
@@ -103,7 +119,11 @@ async fn main() -> Result<(), AnyError> {
                 .map(|(_, _, o)| o.seconds)
                 .unwrap_or(f64::NAN)
         };
-        let (offline, ptosc, tandem) = (get(Method::Offline), get(Method::PtOsc), get(Method::Tandem));
+        let (offline, ptosc, tandem) = (
+            get(Method::Offline),
+            get(Method::PtOsc),
+            get(Method::Tandem),
+        );
         let speedup = ptosc / tandem;
         let ratio = tandem / offline;
         println!(
@@ -118,7 +138,9 @@ async fn main() -> Result<(), AnyError> {
 
 async fn setup(server: &MariaDb, db: &str, rows: u64) -> Result<String, AnyError> {
     let mut admin = Conn::new(Opts::from_url(&server.url("mysql"))?).await?;
-    admin.query_drop(format!("DROP DATABASE IF EXISTS `{db}`")).await?;
+    admin
+        .query_drop(format!("DROP DATABASE IF EXISTS `{db}`"))
+        .await?;
     admin.query_drop(format!("CREATE DATABASE `{db}`")).await?;
     let url = server.url(db);
     let mut c = Conn::new(Opts::from_url(&url)?).await?;
@@ -152,7 +174,13 @@ async fn check(url: &str, rows: u64) -> Result<(), AnyError> {
     Ok(())
 }
 
-async fn run(server: &MariaDb, db: &str, url: &str, method: Method, rate: Option<u64>) -> Result<Outcome, AnyError> {
+async fn run(
+    server: &MariaDb,
+    db: &str,
+    url: &str,
+    method: Method,
+    rate: Option<u64>,
+) -> Result<Outcome, AnyError> {
     let stop = Arc::new(AtomicBool::new(false));
     let writes = Arc::new(AtomicU64::new(0));
     let slowest = Arc::new(AtomicU64::new(0));
@@ -171,13 +199,24 @@ async fn run(server: &MariaDb, db: &str, url: &str, method: Method, rate: Option
     match method {
         Method::Offline => {
             let mut c = Conn::new(Opts::from_url(url)?).await?;
-            c.query_drop(format!("ALTER TABLE bench {ALTER}, ALGORITHM=COPY")).await?;
+            c.query_drop(format!("ALTER TABLE bench {ALTER}, ALGORITHM=COPY"))
+                .await?;
         }
         Method::PtOsc => {
             let dsn = format!("D={db},t=bench,h=127.0.0.1,P={},u=root", server.port());
             let output = tokio::task::spawn_blocking(move || {
                 Command::new("pt-online-schema-change")
-                    .args(["--alter", ALTER, "--execute", "--recursion-method=none", "--no-check-alter", "--chunk-time=0.5", "--set-vars=lock_wait_timeout=2", "--max-load=Threads_running=50", "--critical-load=Threads_running=200"])
+                    .args([
+                        "--alter",
+                        ALTER,
+                        "--execute",
+                        "--recursion-method=none",
+                        "--no-check-alter",
+                        "--chunk-time=0.5",
+                        "--set-vars=lock_wait_timeout=2",
+                        "--max-load=Threads_running=50",
+                        "--critical-load=Threads_running=200",
+                    ])
                     .arg(dsn)
                     .output()
             })
@@ -240,8 +279,17 @@ async fn write_load(
         let id = fastrand::i64(1..=max);
         let started = Instant::now();
         let result = match fastrand::u8(0..3) {
-            0 => c.exec_drop("INSERT INTO bench (a, b, c, d) VALUES (?, 1, 'w', NOW())", (id,)).await,
-            1 => c.exec_drop("UPDATE bench SET b = b + 1 WHERE id = ?", (id,)).await,
+            0 => {
+                c.exec_drop(
+                    "INSERT INTO bench (a, b, c, d) VALUES (?, 1, 'w', NOW())",
+                    (id,),
+                )
+                .await
+            }
+            1 => {
+                c.exec_drop("UPDATE bench SET b = b + 1 WHERE id = ?", (id,))
+                    .await
+            }
             _ => c.exec_drop("DELETE FROM bench WHERE id = ?", (id,)).await,
         };
         // Writes during a table swap may fail once (pt-osc's rename); count only what committed.

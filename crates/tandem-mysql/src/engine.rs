@@ -148,7 +148,11 @@ impl Engine {
         let changes = if resuming {
             let live = read_schema(&mut conn).await?;
             let mut rest = migration.clone();
-            rest.operations = migration.operations.get(done_before..).map(|o| o.to_vec()).unwrap_or_default();
+            rest.operations = migration
+                .operations
+                .get(done_before..)
+                .map(|o| o.to_vec())
+                .unwrap_or_default();
             rest.operation_lines = migration
                 .operation_lines
                 .get(done_before..)
@@ -163,7 +167,10 @@ impl Engine {
         } else {
             let changes = self.validate(migration).await?;
             let json = serde_json::to_string(migration).map_err(|e| {
-                Error::state(format!("cannot record the migration: {e}"), "report this as a bug")
+                Error::state(
+                    format!("cannot record the migration: {e}"),
+                    "report this as a bug",
+                )
             })?;
             state::insert(&mut conn, &migration.name, &checksum, &json).await?;
             changes
@@ -215,8 +222,13 @@ impl Engine {
                                 location: change.location.clone(),
                                 how: algorithm.as_str().into(),
                             });
-                            state::set_status(&mut conn, name, Status::InProgress, change.index + 1)
-                                .await?;
+                            state::set_status(
+                                &mut conn,
+                                name,
+                                Status::InProgress,
+                                change.index + 1,
+                            )
+                            .await?;
                             continue;
                         }
                     }
@@ -236,11 +248,15 @@ impl Engine {
                                 .await?;
                             }
                             // A shadow left by a run killed before it saved its state is ours.
-                            conn.query_drop(format!("DROP TABLE IF EXISTS {}", ident(&shadow_name)))
-                                .await
-                                .map_err(Error::sql("dropping a leftover shadow table"))?;
-                            let s = shadow::prepare(&mut conn, change.index, table, clauses, renames)
-                                .await?;
+                            conn.query_drop(format!(
+                                "DROP TABLE IF EXISTS {}",
+                                ident(&shadow_name)
+                            ))
+                            .await
+                            .map_err(Error::sql("dropping a leftover shadow table"))?;
+                            let s =
+                                shadow::prepare(&mut conn, change.index, table, clauses, renames)
+                                    .await?;
                             state::save_shadow(&mut conn, name, Some(&s)).await?;
                             s
                         }
@@ -257,9 +273,16 @@ impl Engine {
                         let postpone = self.options.postpone_cut_over && last;
                         let cut = job.finish(&mut s, applier, postpone).await?;
                         if !cut {
-                            state::set_status(&mut conn, name, Status::ReadyForCutOver, change.index)
-                                .await?;
-                            report(Event::WaitingForCutOver { table: s.table.clone() });
+                            state::set_status(
+                                &mut conn,
+                                name,
+                                Status::ReadyForCutOver,
+                                change.index,
+                            )
+                            .await?;
+                            report(Event::WaitingForCutOver {
+                                table: s.table.clone(),
+                            });
                             return Ok(Status::ReadyForCutOver);
                         }
                         report(Event::CutOver {
@@ -292,7 +315,10 @@ impl Engine {
     /// The migration in progress, read back from the state table.
     async fn current(&self, conn: &mut Conn) -> Result<(MigrationState, Migration)> {
         let m = state::latest(conn).await?.ok_or_else(|| {
-            Error::state("no migration has been started here", "run `tandem start FILE` first")
+            Error::state(
+                "no migration has been started here",
+                "run `tandem start FILE` first",
+            )
         })?;
         let migration: Migration = serde_json::from_str(&m.migration_json).map_err(|e| {
             Error::state(
@@ -369,7 +395,10 @@ impl Engine {
         } else {
             shadow::abandon(&mut conn, &s, &self.options.lock).await?;
             report(Event::RolledBack {
-                what: format!("the copy of `{}` is abandoned and `{}` dropped", s.table, s.shadow),
+                what: format!(
+                    "the copy of `{}` is abandoned and `{}` dropped",
+                    s.table, s.shadow
+                ),
             });
         }
         state::save_shadow(&mut conn, &m.name, Some(&s)).await?;
@@ -450,7 +479,11 @@ impl Engine {
 /// Runs every ALTER of the migration on empty temporary copies of its tables, and prepares
 /// (parses) every raw statement: the server rejects bad types, defaults and expressions here,
 /// before anything changes. Temporary tables vanish with the session and are not replicated.
-async fn probe(conn: &mut Conn, changes: &[Change], live: &crate::catalog::LiveSchema) -> Result<()> {
+async fn probe(
+    conn: &mut Conn,
+    changes: &[Change],
+    live: &crate::catalog::LiveSchema,
+) -> Result<()> {
     let mut probes: BTreeMap<String, String> = BTreeMap::new();
     let mut created: Vec<String> = Vec::new();
     let result = async {
@@ -492,7 +525,10 @@ async fn probe(conn: &mut Conn, changes: &[Change], live: &crate::catalog::LiveS
                 }
                 ChangeKind::Statement { sql } => {
                     if let Some(rest) = sql.strip_prefix("CREATE TABLE ") {
-                        let stmt = conn.prep(format!("CREATE TEMPORARY TABLE {rest}")).await.map_err(fail)?;
+                        let stmt = conn
+                            .prep(format!("CREATE TEMPORARY TABLE {rest}"))
+                            .await
+                            .map_err(fail)?;
                         conn.close(stmt).await.map_err(fail)?;
                     }
                     if sql.starts_with("RENAME TABLE ") || sql.starts_with("DROP TABLE ") {

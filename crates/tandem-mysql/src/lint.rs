@@ -60,7 +60,11 @@ pub fn lint(sql: &str) -> Vec<Finding> {
                 "run `SET SESSION lock_wait_timeout = 2;` first and retry on error 1205, or let tandem run it (it does both)",
             );
         }
-        if starts("ALTER TABLE") || starts("CREATE INDEX") || starts("CREATE UNIQUE INDEX") || starts("CREATE FULLTEXT INDEX") {
+        if starts("ALTER TABLE")
+            || starts("CREATE INDEX")
+            || starts("CREATE UNIQUE INDEX")
+            || starts("CREATE FULLTEXT INDEX")
+        {
             let copies = [
                 ("ALGORITHM = COPY", "asks for ALGORITHM=COPY"),
                 ("ALGORITHM=COPY", "asks for ALGORITHM=COPY"),
@@ -74,8 +78,14 @@ pub fn lint(sql: &str) -> Vec<Finding> {
                 ("LOCK=EXCLUSIVE", "asks for LOCK=EXCLUSIVE"),
                 ("LOCK = SHARED", "asks for LOCK=SHARED"),
                 ("LOCK = EXCLUSIVE", "asks for LOCK=EXCLUSIVE"),
-                ("FULLTEXT", "adds a FULLTEXT index (shared lock for the build)"),
-                ("SPATIAL", "adds a SPATIAL index (shared lock for the build)"),
+                (
+                    "FULLTEXT",
+                    "adds a FULLTEXT index (shared lock for the build)",
+                ),
+                (
+                    "SPATIAL",
+                    "adds a SPATIAL index (shared lock for the build)",
+                ),
             ];
             let mut copying = None;
             for (pattern, why) in copies {
@@ -84,7 +94,10 @@ pub fn lint(sql: &str) -> Vec<Finding> {
                     break;
                 }
             }
-            if copying.is_none() && (text.contains(" MODIFY ") || text.contains(" CHANGE ")) && !has_online_algorithm(&text) {
+            if copying.is_none()
+                && (text.contains(" MODIFY ") || text.contains(" CHANGE "))
+                && !has_online_algorithm(&text)
+            {
                 copying = Some("changes a column's definition (a type change copies the table)");
             }
             if let Some(why) = copying {
@@ -208,7 +221,10 @@ fn statements(sql: &str) -> Vec<(usize, String)> {
 
 /// Words: runs outside quotes split on whitespace, `=` and `,` kept as their own words.
 fn words(statement: &str) -> Vec<String> {
-    let spaced = statement.replace('=', " = ").replace(',', " , ").replace('(', " ( ");
+    let spaced = statement
+        .replace('=', " = ")
+        .replace(',', " , ")
+        .replace('(', " ( ");
     let mut out: Vec<String> = spaced.split_whitespace().map(str::to_string).collect();
     // Re-join `X = Y` pairs so patterns like ALGORITHM=COPY match in both spellings.
     let mut i = 0;
@@ -257,7 +273,10 @@ mod tests {
     #[test]
     fn quoted_semicolons_do_not_split() {
         let found = lint("SET lock_wait_timeout=2; ALTER TABLE t COMMENT 'a;b', ALGORITHM=INSTANT; OPTIMIZE TABLE t");
-        assert_eq!(found.iter().map(|f| f.rule).collect::<Vec<_>>(), vec!["mysql-optimize-table"]);
+        assert_eq!(
+            found.iter().map(|f| f.rule).collect::<Vec<_>>(),
+            vec!["mysql-optimize-table"]
+        );
     }
 
     #[test]

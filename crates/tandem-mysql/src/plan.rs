@@ -53,7 +53,12 @@ pub fn plan(migration: &Migration, live: &LiveSchema) -> Result<Vec<Change>, Err
     for (index, op) in migration.operations.iter().enumerate() {
         let location = match migration.line_of(index).filter(|l| *l > 0) {
             Some(line) => format!("{}:{line} ({})", migration.file, op.kind()),
-            None => format!("{} (operation {} `{}`)", migration.file, index + 1, op.kind()),
+            None => format!(
+                "{} (operation {} `{}`)",
+                migration.file,
+                index + 1,
+                op.kind()
+            ),
         };
         let invalid = |e: Invalid| Error::Invalid {
             location: location.clone(),
@@ -120,14 +125,21 @@ fn column<'a>(t: &'a LiveTable, name: &str) -> Result<&'a LiveColumn, Invalid> {
     t.column(name).ok_or_else(|| {
         invalid(
             format!("column `{name}` does not exist in table `{}`", t.name),
-            format!("the columns of `{}` are: {}", t.name, t.column_names().join(", ")),
+            format!(
+                "the columns of `{}` are: {}",
+                t.name,
+                t.column_names().join(", ")
+            ),
         )
     })
 }
 
 fn check_new_name(what: &str, name: &str) -> Result<(), Invalid> {
     if name.is_empty() {
-        return Err(invalid(format!("the {what} name is empty"), "give it a name"));
+        return Err(invalid(
+            format!("the {what} name is empty"),
+            "give it a name",
+        ));
     }
     if name.chars().count() > 64 {
         return Err(invalid(
@@ -135,7 +147,8 @@ fn check_new_name(what: &str, name: &str) -> Result<(), Invalid> {
             "choose a shorter name",
         ));
     }
-    if name.starts_with("_tandem") || name.ends_with("_tandem_new") || name.ends_with("_tandem_old") {
+    if name.starts_with("_tandem") || name.ends_with("_tandem_new") || name.ends_with("_tandem_old")
+    {
         return Err(invalid(
             format!("`{name}` looks like one of tandem's own tables"),
             "choose a name that does not start with `_tandem` or end in `_tandem_new`/`_tandem_old`",
@@ -513,8 +526,7 @@ fn alter_column(
             ));
         }
     }
-    let definition_changes =
-        a.data_type.is_some() || a.nullable.is_some() || a.comment.is_some();
+    let definition_changes = a.data_type.is_some() || a.nullable.is_some() || a.comment.is_some();
     if a.name.is_none() && !definition_changes && a.default.is_none() {
         return Err(invalid(
             "alter_column changes nothing",
@@ -637,10 +649,7 @@ fn live_column(col: &ColumnDef) -> LiveColumn {
         extra: String::new(),
         comment: col.comment.clone().unwrap_or_default(),
         collation: None,
-        generation: col
-            .generated
-            .as_ref()
-            .and_then(|g| g.expression.clone()),
+        generation: col.generated.as_ref().and_then(|g| g.expression.clone()),
     }
 }
 
@@ -669,7 +678,11 @@ fn column_definition(col: &ColumnDef) -> Result<String, Invalid> {
             }
         }
     }
-    out.push_str(if col.is_nullable() { " NULL" } else { " NOT NULL" });
+    out.push_str(if col.is_nullable() {
+        " NULL"
+    } else {
+        " NOT NULL"
+    });
     if let Some(d) = &col.default {
         out.push_str(&format!(" DEFAULT {d}"));
     }
@@ -727,8 +740,14 @@ fn referential_actions(
     for (what, value) in [("ON DELETE", on_delete), ("ON UPDATE", on_update)] {
         if let Some(v) = value {
             let upper = v.trim().to_ascii_uppercase();
-            if !["NO ACTION", "RESTRICT", "CASCADE", "SET NULL", "SET DEFAULT"]
-                .contains(&upper.as_str())
+            if ![
+                "NO ACTION",
+                "RESTRICT",
+                "CASCADE",
+                "SET NULL",
+                "SET DEFAULT",
+            ]
+            .contains(&upper.as_str())
             {
                 return Err(invalid(
                     format!("`{v}` is not a referential action"),
@@ -757,18 +776,31 @@ fn table_constraint(t: &LiveTable, c: &TableConstraintDef) -> Result<String, Inv
     match c.kind.as_str() {
         "unique" | "primary_key" => {
             if c.columns.is_empty() {
-                return Err(invalid("the constraint has no columns", "list its `columns`"));
+                return Err(invalid(
+                    "the constraint has no columns",
+                    "list its `columns`",
+                ));
             }
             if c.kind == "unique" {
-                Ok(format!("CONSTRAINT {name} UNIQUE ({})", ident_list(&c.columns)))
+                Ok(format!(
+                    "CONSTRAINT {name} UNIQUE ({})",
+                    ident_list(&c.columns)
+                ))
             } else {
                 Ok(format!("PRIMARY KEY ({})", ident_list(&c.columns)))
             }
         }
         "check" => {
-            let check = c.check.as_deref().filter(|s| !s.trim().is_empty()).ok_or_else(|| {
-                invalid("a check constraint needs `check`", "write the condition, e.g. `check: price > 0`")
-            })?;
+            let check = c
+                .check
+                .as_deref()
+                .filter(|s| !s.trim().is_empty())
+                .ok_or_else(|| {
+                    invalid(
+                        "a check constraint needs `check`",
+                        "write the condition, e.g. `check: price > 0`",
+                    )
+                })?;
             Ok(format!("CONSTRAINT {name} CHECK ({check})"))
         }
         "foreign_key" => {
@@ -856,7 +888,10 @@ mod tests {
     fn errors_name_the_file_line_and_operation() {
         let m = migration("operations:\n  - drop_column: {table: users, column: nope}\n");
         let error = plan(&m, &schema()).unwrap_err().to_string();
-        assert!(error.starts_with("m.yaml:2 (drop_column): column `nope` does not exist"), "{error}");
+        assert!(
+            error.starts_with("m.yaml:2 (drop_column): column `nope` does not exist"),
+            "{error}"
+        );
         assert!(error.contains("id, name"), "{error}");
     }
 

@@ -205,7 +205,10 @@ pub async fn get(conn: &mut Conn, name: &str) -> Result<Option<MigrationState>> 
     ensure(conn).await?;
     let row: Option<Row> = conn
         .exec_first(
-            format!("SELECT {COLUMNS} FROM {} WHERE name = ?", ident(STATE_TABLE)),
+            format!(
+                "SELECT {COLUMNS} FROM {} WHERE name = ?",
+                ident(STATE_TABLE)
+            ),
             (name,),
         )
         .await
@@ -227,26 +230,31 @@ pub async fn insert(conn: &mut Conn, name: &str, checksum: &str, json: &str) -> 
 
 pub async fn set_status(conn: &mut Conn, name: &str, status: Status, done: usize) -> Result<()> {
     conn.exec_drop(
-        format!("UPDATE {} SET status = ?, done = ? WHERE name = ?", ident(STATE_TABLE)),
+        format!(
+            "UPDATE {} SET status = ?, done = ? WHERE name = ?",
+            ident(STATE_TABLE)
+        ),
         (status.as_str(), done as u64, name),
     )
     .await
     .map_err(Error::sql("recording the migration's progress"))
 }
 
-pub async fn save_shadow(
-    conn: &mut Conn,
-    name: &str,
-    shadow: Option<&ShadowState>,
-) -> Result<()> {
+pub async fn save_shadow(conn: &mut Conn, name: &str, shadow: Option<&ShadowState>) -> Result<()> {
     let json = match shadow {
         Some(s) => Some(serde_json::to_string(s).map_err(|e| {
-            Error::state(format!("cannot save the copy state: {e}"), "report this as a bug")
+            Error::state(
+                format!("cannot save the copy state: {e}"),
+                "report this as a bug",
+            )
         })?),
         None => None,
     };
     conn.exec_drop(
-        format!("UPDATE {} SET shadow = ? WHERE name = ?", ident(STATE_TABLE)),
+        format!(
+            "UPDATE {} SET shadow = ? WHERE name = ?",
+            ident(STATE_TABLE)
+        ),
         (json, name),
     )
     .await
@@ -255,7 +263,10 @@ pub async fn save_shadow(
 
 pub async fn set_paused(conn: &mut Conn, name: &str, paused: bool) -> Result<()> {
     conn.exec_drop(
-        format!("UPDATE {} SET paused = ? WHERE name = ?", ident(STATE_TABLE)),
+        format!(
+            "UPDATE {} SET paused = ? WHERE name = ?",
+            ident(STATE_TABLE)
+        ),
         (paused, name),
     )
     .await

@@ -26,12 +26,26 @@ async fn copy_with_writes(db: &str, yaml: &str, v_column: &str) -> String {
     let during = writer.writes();
     tokio::time::sleep(Duration::from_millis(200)).await;
     let expected = writer.stop().await;
-    assert!(during.0 > 0 && during.1 > 0 && during.2 > 0, "writes during the copy: {during:?}");
+    assert!(
+        during.0 > 0 && during.1 > 0 && during.2 > 0,
+        "writes during the copy: {during:?}"
+    );
     let events = log.events();
-    assert!(events.iter().any(|e| matches!(e, Event::ChecksumPassed { .. })), "{events:?}");
-    assert!(events.iter().any(|e| matches!(e, Event::CutOver { .. })), "{events:?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::ChecksumPassed { .. })),
+        "{events:?}"
+    );
+    assert!(
+        events.iter().any(|e| matches!(e, Event::CutOver { .. })),
+        "{events:?}"
+    );
     assert_same_rows(&rows(&url, "items", v_column).await, &expected);
-    assert!(tables(&url).await.contains(&"items_tandem_old".to_string()), "the old table is kept");
+    assert!(
+        tables(&url).await.contains(&"items_tandem_old".to_string()),
+        "the old table is kept"
+    );
     url
 }
 
@@ -43,7 +57,10 @@ async fn alter_column_type_copies_online() {
         "v",
     )
     .await;
-    assert_eq!(column_type(&url, "items", "v").await.as_deref(), Some("bigint(20)"));
+    assert_eq!(
+        column_type(&url, "items", "v").await.as_deref(),
+        Some("bigint(20)")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -87,7 +104,10 @@ async fn create_index_and_constraints_copy_online() {
         .await
         .unwrap();
     assert!(indexes.contains(&"items_v".to_string()), "{indexes:?}");
-    assert!(c.query_drop("INSERT INTO items (v) VALUES (-1)").await.is_err());
+    assert!(c
+        .query_drop("INSERT INTO items (v) VALUES (-1)")
+        .await
+        .is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -99,7 +119,10 @@ async fn rename_column_copies_online() {
         "v",
     )
     .await;
-    assert_eq!(column_type(&url, "items", "remark").await.as_deref(), Some("varchar(40)"));
+    assert_eq!(
+        column_type(&url, "items", "remark").await.as_deref(),
+        Some("varchar(40)")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -121,7 +144,10 @@ async fn rollback_after_cut_over_keeps_every_write() {
     engine.rollback(&|_| {}).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     let expected = writer.stop().await;
-    assert_eq!(column_type(&url, "items", "v").await.as_deref(), Some("int(11)"));
+    assert_eq!(
+        column_type(&url, "items", "v").await.as_deref(),
+        Some("int(11)")
+    );
     assert_same_rows(&rows(&url, "items", "v").await, &expected);
     assert_eq!(
         engine.status().await.unwrap().unwrap().status,
@@ -140,7 +166,10 @@ async fn postponed_cut_over_then_rollback_abandons_the_copy() {
         "rollback_before",
         "operations:\n  - alter_column: {table: items, column: v, type: bigint}\n",
     );
-    assert_eq!(engine.start_quietly(&m).await.unwrap(), Status::ReadyForCutOver);
+    assert_eq!(
+        engine.start_quietly(&m).await.unwrap(),
+        Status::ReadyForCutOver
+    );
     let status = engine.status().await.unwrap().unwrap();
     assert_eq!(status.status, "ready_for_cut_over");
     assert_eq!(status.rows_copied, 2000);
@@ -148,7 +177,10 @@ async fn postponed_cut_over_then_rollback_abandons_the_copy() {
     assert!(tables(&url).await.contains(&"items_tandem_new".to_string()));
     engine.rollback(&|_| {}).await.unwrap();
     assert!(!tables(&url).await.contains(&"items_tandem_new".to_string()));
-    assert_eq!(column_type(&url, "items", "v").await.as_deref(), Some("int(11)"));
+    assert_eq!(
+        column_type(&url, "items", "v").await.as_deref(),
+        Some("int(11)")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -164,7 +196,10 @@ async fn cut_over_waits_for_a_long_transaction_without_stalling_writes() {
         "mdl_wait",
         "operations:\n  - alter_column: {table: items, column: v, type: bigint}\n",
     );
-    assert_eq!(engine.start_quietly(&m).await.unwrap(), Status::ReadyForCutOver);
+    assert_eq!(
+        engine.start_quietly(&m).await.unwrap(),
+        Status::ReadyForCutOver
+    );
     // A long transaction holds a metadata lock on the table.
     let mut long = conn(&url).await;
     long.query_drop("START TRANSACTION").await.unwrap();
@@ -174,7 +209,10 @@ async fn cut_over_waits_for_a_long_transaction_without_stalling_writes() {
     let l = log.clone();
     let complete = tokio::spawn(async move { engine.complete(&move |e| l.push(e)).await });
     tokio::time::sleep(Duration::from_secs(4)).await;
-    assert!(!complete.is_finished(), "the cut-over cannot happen while the transaction runs");
+    assert!(
+        !complete.is_finished(),
+        "the cut-over cannot happen while the transaction runs"
+    );
     long.query_drop("COMMIT").await.unwrap();
     assert_eq!(complete.await.unwrap().unwrap(), Status::Complete);
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -186,12 +224,18 @@ async fn cut_over_waits_for_a_long_transaction_without_stalling_writes() {
         .iter()
         .filter(|e| matches!(e, Event::CutOverAttempt { .. }))
         .count();
-    assert!(attempts > 1, "tandem retried the cut-over: {attempts} attempt(s)");
+    assert!(
+        attempts > 1,
+        "tandem retried the cut-over: {attempts} attempt(s)"
+    );
     assert!(writes.0 > 50, "the application kept writing: {writes:?}");
     // Each attempt blocks writes for at most the lock timeout (1 s) plus the cut-over itself.
     assert!(slowest < 2_500, "the slowest write took {slowest} ms");
     assert_same_rows(&rows(&url, "items", "v").await, &expected);
-    assert_eq!(column_type(&url, "items", "v").await.as_deref(), Some("bigint(20)"));
+    assert_eq!(
+        column_type(&url, "items", "v").await.as_deref(),
+        Some("bigint(20)")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -205,7 +249,10 @@ async fn a_difference_in_the_copy_stops_the_cut_over() {
         "checksum_catches",
         "operations:\n  - alter_column: {table: items, column: v, type: bigint}\n",
     );
-    assert_eq!(engine.start_quietly(&m).await.unwrap(), Status::ReadyForCutOver);
+    assert_eq!(
+        engine.start_quietly(&m).await.unwrap(),
+        Status::ReadyForCutOver
+    );
     // Something other than tandem changes one row of the copy.
     let mut c = conn(&url).await;
     c.query_drop("UPDATE items_tandem_new SET v = v + 1 WHERE id = 2500")
@@ -216,7 +263,10 @@ async fn a_difference_in_the_copy_stops_the_cut_over() {
         matches!(error, tandem_mysql::Error::Checksum { chunks: 1, .. }),
         "{error}"
     );
-    assert_eq!(column_type(&url, "items", "v").await.as_deref(), Some("int(11)"));
+    assert_eq!(
+        column_type(&url, "items", "v").await.as_deref(),
+        Some("int(11)")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

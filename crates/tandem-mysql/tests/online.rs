@@ -17,7 +17,10 @@ async fn the_server_picks_instant_or_inplace_else_a_copy() {
         "online_ladder",
         "operations:\n  - add_column: {table: items, column: {name: extra, type: int, nullable: true}}\n  - create_index: {name: items_v, table: items, columns: [v]}\n  - alter_column: {table: items, column: v, type: bigint}\n  - rename_table: {from: items, to: things}\n  - create_table: {name: other, columns: [{name: id, type: int, pk: true}, {name: label, type: 'varchar(10)', nullable: true, unique: true}]}\n",
     );
-    assert_eq!(engine.start(&m, &move |e| l.push(e)).await.unwrap(), Status::Complete);
+    assert_eq!(
+        engine.start(&m, &move |e| l.push(e)).await.unwrap(),
+        Status::Complete
+    );
     let hows: Vec<String> = log
         .events()
         .iter()
@@ -37,10 +40,16 @@ async fn the_server_picks_instant_or_inplace_else_a_copy() {
             "statement"
         ]
     );
-    assert_eq!(column_type(&url, "things", "v").await.as_deref(), Some("bigint(20)"));
+    assert_eq!(
+        column_type(&url, "things", "v").await.as_deref(),
+        Some("bigint(20)")
+    );
     assert_eq!(rows(&url, "things", "v").await.len(), 500);
     let status = engine.status().await.unwrap().unwrap();
-    assert_eq!((status.status.as_str(), status.changes_done), ("complete", 5));
+    assert_eq!(
+        (status.status.as_str(), status.changes_done),
+        ("complete", 5)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -65,7 +74,10 @@ async fn an_invalid_migration_changes_nothing_and_says_where() {
     let error = engine.start_quietly(&m).await.unwrap_err().to_string();
     assert!(error.contains("invalid2.yaml:2 (alter_column)"), "{error}");
     assert!(error.contains("the server rejects it"), "{error}");
-    assert_eq!(column_type(&url, "items", "v").await.as_deref(), Some("int(11)"));
+    assert_eq!(
+        column_type(&url, "items", "v").await.as_deref(),
+        Some("int(11)")
+    );
     // Raw SQL is parsed by the server before anything runs; two statements are refused.
     let m = migration(
         "invalid3",

@@ -55,13 +55,19 @@ pub async fn check_server(conn: &mut Conn) -> Result<()> {
         .await
         .map_err(Error::sql("reading the binary log settings"))?
         .unwrap_or((None, None));
-    if !format.as_deref().is_some_and(|f| f.eq_ignore_ascii_case("ROW")) {
+    if !format
+        .as_deref()
+        .is_some_and(|f| f.eq_ignore_ascii_case("ROW"))
+    {
         return Err(Error::ServerSetup {
             message: format!("binlog_format is {}", format.unwrap_or_default()),
             help: "SET GLOBAL binlog_format = 'ROW' (and in the server's configuration)".into(),
         });
     }
-    if !image.as_deref().is_some_and(|f| f.eq_ignore_ascii_case("FULL")) {
+    if !image
+        .as_deref()
+        .is_some_and(|f| f.eq_ignore_ascii_case("FULL"))
+    {
         return Err(Error::ServerSetup {
             message: format!("binlog_row_image is {}", image.unwrap_or_default()),
             help: "SET GLOBAL binlog_row_image = 'FULL'".into(),
@@ -79,7 +85,12 @@ pub struct Applier {
 
 impl Applier {
     /// Starts applying from `from` on two new connections (one streams, one writes).
-    pub async fn start(opts: Opts, spec: ApplySpec, from: BinlogPos, server_id: u32) -> Result<Applier> {
+    pub async fn start(
+        opts: Opts,
+        spec: ApplySpec,
+        from: BinlogPos,
+        server_id: u32,
+    ) -> Result<Applier> {
         let mut writer = Conn::new(opts.clone())
             .await
             .map_err(Error::sql("opening the applier's connection"))?;
@@ -103,9 +114,10 @@ impl Applier {
         let (tx, rx) = watch::channel(from.clone());
         let (stop_tx, stop_rx) = watch::channel(false);
         let spec = Arc::new(spec);
-        let task = tokio::spawn(async move {
-            apply_loop(stream, &mut writer, &spec, from, tx, stop_rx).await
-        });
+        let task =
+            tokio::spawn(
+                async move { apply_loop(stream, &mut writer, &spec, from, tx, stop_rx).await },
+            );
         Ok(Applier {
             position: rx,
             stop: stop_tx,
@@ -114,7 +126,11 @@ impl Applier {
     }
 
     /// Waits until everything up to `target` is applied, or `timeout` passes (`Ok(false)`).
-    pub async fn wait_for(&mut self, target: &BinlogPos, timeout: std::time::Duration) -> Result<bool> {
+    pub async fn wait_for(
+        &mut self,
+        target: &BinlogPos,
+        timeout: std::time::Duration,
+    ) -> Result<bool> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             if reached(&self.position.borrow(), target) {
@@ -171,18 +187,6 @@ impl Applier {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn rotate_names_lose_their_checksum_bytes() {
-        assert_eq!(
-            super::rotated_name("binlog.000001", b"binlog.000002\x91\x07.H"),
-            "binlog.000002"
-        );
-        assert_eq!(super::rotated_name("mysql-bin.000009", b"mysql-bin.000010"), "mysql-bin.000010");
-    }
-}
-
 fn reached(applied: &BinlogPos, target: &BinlogPos) -> bool {
     // Binary log file names sort by their sequence number (same base name, zero-padded).
     (applied.file.as_str(), applied.pos) >= (target.file.as_str(), target.pos)
@@ -216,7 +220,9 @@ async fn apply_loop(
             event = stream.next() => event,
         };
         let Some(event) = event else {
-            return Err(binlog_error("the server closed the binary log stream".into()));
+            return Err(binlog_error(
+                "the server closed the binary log stream".into(),
+            ));
         };
         let event = event.map_err(|e| binlog_error(e.to_string()))?;
         let end = u64::from(event.header().log_pos());
@@ -261,7 +267,8 @@ async fn apply_loop(
                                         Some(codes::DEADLOCK | codes::LOCK_WAIT_TIMEOUT)
                                     ) =>
                             {
-                                tokio::time::sleep(std::time::Duration::from_millis(10 * attempt)).await;
+                                tokio::time::sleep(std::time::Duration::from_millis(10 * attempt))
+                                    .await;
                             }
                             other => break other?,
                         }
@@ -321,12 +328,18 @@ fn collect_rows(
 ) -> std::result::Result<(), String> {
     let index_of = |name: &str| spec.source_columns.iter().position(|c| c == name);
     let key_idx: Vec<usize> = spec.key.iter().filter_map(|k| index_of(k)).collect();
-    let col_idx: Vec<usize> = spec.columns.iter().filter_map(|(_, s)| index_of(s)).collect();
+    let col_idx: Vec<usize> = spec
+        .columns
+        .iter()
+        .filter_map(|(_, s)| index_of(s))
+        .collect();
     if key_idx.len() != spec.key.len() || col_idx.len() != spec.columns.len() {
         return Err("the table's columns changed during the copy".into());
     }
     let pick = |values: &[Value], idx: &[usize]| -> Vec<Value> {
-        idx.iter().map(|i| values.get(*i).cloned().unwrap_or(Value::NULL)).collect()
+        idx.iter()
+            .map(|i| values.get(*i).cloned().unwrap_or(Value::NULL))
+            .collect()
     };
     for row in rows.rows(tme) {
         let (before, after) = row.map_err(|e| format!("a row event cannot be read: {e}"))?;
@@ -383,13 +396,17 @@ async fn apply(writer: &mut Conn, spec: &ApplySpec, changes: &[RowChange]) -> Re
                 batch_rows += 1;
                 if batch_rows >= 200 {
                     let (sql, params) = flush(&mut batch, &mut batch_rows);
-                    tx.exec_drop(sql, params).await.map_err(Error::sql(ctx.clone()))?;
+                    tx.exec_drop(sql, params)
+                        .await
+                        .map_err(Error::sql(ctx.clone()))?;
                 }
             }
             RowChange::Delete(key) => {
                 if batch_rows > 0 {
                     let (sql, params) = flush(&mut batch, &mut batch_rows);
-                    tx.exec_drop(sql, params).await.map_err(Error::sql(ctx.clone()))?;
+                    tx.exec_drop(sql, params)
+                        .await
+                        .map_err(Error::sql(ctx.clone()))?;
                 }
                 tx.exec_drop(
                     format!("DELETE FROM {} WHERE {key_where}", ident(&spec.target)),
@@ -402,7 +419,24 @@ async fn apply(writer: &mut Conn, spec: &ApplySpec, changes: &[RowChange]) -> Re
     }
     if batch_rows > 0 {
         let (sql, params) = flush(&mut batch, &mut batch_rows);
-        tx.exec_drop(sql, params).await.map_err(Error::sql(ctx.clone()))?;
+        tx.exec_drop(sql, params)
+            .await
+            .map_err(Error::sql(ctx.clone()))?;
     }
     tx.commit().await.map_err(Error::sql(ctx))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rotate_names_lose_their_checksum_bytes() {
+        assert_eq!(
+            super::rotated_name("binlog.000001", b"binlog.000002\x91\x07.H"),
+            "binlog.000002"
+        );
+        assert_eq!(
+            super::rotated_name("mysql-bin.000009", b"mysql-bin.000010"),
+            "mysql-bin.000010"
+        );
+    }
 }

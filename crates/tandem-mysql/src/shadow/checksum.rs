@@ -28,7 +28,12 @@ pub async fn verify(job: &Job<'_>, s: &ShadowState, applier: &mut Applier) -> Re
 }
 
 /// Starts, on `sum`, a snapshot in which the shadow holds every change made to the source.
-async fn snapshot(job: &Job<'_>, s: &ShadowState, applier: &mut Applier, sum: &mut Conn) -> Result<()> {
+async fn snapshot(
+    job: &Job<'_>,
+    s: &ShadowState,
+    applier: &mut Applier,
+    sum: &mut Conn,
+) -> Result<()> {
     let mut lock = job.conn().await?;
     let mut other = job.conn().await?;
     job.policy.apply(&mut lock).await?;
@@ -56,9 +61,7 @@ async fn snapshot(job: &Job<'_>, s: &ShadowState, applier: &mut Applier, sum: &m
             Err(e) => return Err(Error::sql("locking the table for the checksum")(e)),
         }
         let target = current_position(&mut other).await?;
-        let caught_up = applier
-            .wait_for(&target, job.config.cut_over_timeout)
-            .await;
+        let caught_up = applier.wait_for(&target, job.config.cut_over_timeout).await;
         match caught_up {
             Ok(true) => {
                 let started = sum
@@ -86,33 +89,57 @@ async fn snapshot(job: &Job<'_>, s: &ShadowState, applier: &mut Applier, sum: &m
 }
 
 fn qualified_compare(alias: &str, key: &[String], op: &str) -> String {
-    let cols: Vec<String> = key.iter().map(|k| format!("{alias}.{}", ident(k))).collect();
+    let cols: Vec<String> = key
+        .iter()
+        .map(|k| format!("{alias}.{}", ident(k)))
+        .collect();
     if key.len() == 1 {
         format!("{} {op} ?", cols[0])
     } else {
-        format!("({}) {op} ({})", cols.join(", "), vec!["?"; key.len()].join(", "))
+        format!(
+            "({}) {op} ({})",
+            cols.join(", "),
+            vec!["?"; key.len()].join(", ")
+        )
     }
 }
 
 /// The CRC32 of one row over `columns` of `alias`. NULLs are marked, since CONCAT_WS skips
 /// them.
 fn row_hash(alias: &str, columns: &[&str]) -> String {
-    let cols: Vec<String> = columns.iter().map(|c| format!("{alias}.{}", ident(c))).collect();
+    let cols: Vec<String> = columns
+        .iter()
+        .map(|c| format!("{alias}.{}", ident(c)))
+        .collect();
     let nulls: Vec<String> = cols.iter().map(|c| format!("ISNULL({c})")).collect();
-    format!("CRC32(CONCAT_WS('#', {}, CONCAT({})))", cols.join(", "), nulls.join(", "))
+    format!(
+        "CRC32(CONCAT_WS('#', {}, CONCAT({})))",
+        cols.join(", "),
+        nulls.join(", ")
+    )
 }
 
 /// A chunk's fingerprint from one range scan: row count, and `BIT_XOR` and `SUM` of the row
 /// hashes (computed once per row in a derived table). `last` also returns the chunk's last key
 /// (single-column keys), which saves a separate boundary query.
-fn fingerprint_query(table: &str, alias: &str, columns: &[&str], key: &[String], range: &str, limit: Option<u64>) -> String {
+fn fingerprint_query(
+    table: &str,
+    alias: &str,
+    columns: &[&str],
+    key: &[String],
+    range: &str,
+    limit: Option<u64>,
+) -> String {
     let keys = key
         .iter()
         .map(|k| format!("{alias}.{}", ident(k)))
         .collect::<Vec<_>>()
         .join(", ");
     let (order, last) = match limit {
-        Some(n) => (format!(" ORDER BY {keys} LIMIT {n}"), format!("MAX(x.{})", ident(&key[0]))),
+        Some(n) => (
+            format!(" ORDER BY {keys} LIMIT {n}"),
+            format!("MAX(x.{})", ident(&key[0])),
+        ),
         None => (String::new(), "NULL".to_string()),
     };
     format!(
@@ -159,7 +186,14 @@ async fn compare(sum: &mut Conn, s: &ShadowState) -> Result<usize> {
         let (source, upper): (Print, Option<Vec<Value>>) = if single_key {
             let print: Print = sum
                 .exec_first(
-                    fingerprint_query(&s.table, "t", &source_cols, &s.key, &range("t", &s.key, &lower, false), Some(CHUNK)),
+                    fingerprint_query(
+                        &s.table,
+                        "t",
+                        &source_cols,
+                        &s.key,
+                        &range("t", &s.key, &lower, false),
+                        Some(CHUNK),
+                    ),
                     lower.clone(),
                 )
                 .await
@@ -188,7 +222,14 @@ async fn compare(sum: &mut Conn, s: &ShadowState) -> Result<usize> {
             }
             let print: Print = sum
                 .exec_first(
-                    fingerprint_query(&s.table, "t", &source_cols, &s.key, &range("t", &s.key, &lower, upper.is_some()), None),
+                    fingerprint_query(
+                        &s.table,
+                        "t",
+                        &source_cols,
+                        &s.key,
+                        &range("t", &s.key, &lower, upper.is_some()),
+                        None,
+                    ),
                     params,
                 )
                 .await
@@ -202,7 +243,14 @@ async fn compare(sum: &mut Conn, s: &ShadowState) -> Result<usize> {
         }
         let shadow: Print = sum
             .exec_first(
-                fingerprint_query(&s.shadow, "s", &shadow_cols, &s.shadow_key, &range("s", &s.shadow_key, &lower, has_upper), None),
+                fingerprint_query(
+                    &s.shadow,
+                    "s",
+                    &shadow_cols,
+                    &s.shadow_key,
+                    &range("s", &s.shadow_key, &lower, has_upper),
+                    None,
+                ),
                 params.clone(),
             )
             .await
@@ -225,7 +273,10 @@ async fn compare(sum: &mut Conn, s: &ShadowState) -> Result<usize> {
             .await?
         {
             if bad == 0 {
-                first_bad = format!("{:?}", lower.iter().map(|v| v.as_sql(false)).collect::<Vec<_>>());
+                first_bad = format!(
+                    "{:?}",
+                    lower.iter().map(|v| v.as_sql(false)).collect::<Vec<_>>()
+                );
             }
             bad += 1;
         }
@@ -259,14 +310,20 @@ async fn exact_match(
 ) -> Result<bool> {
     let source_rows: Option<u64> = sum
         .exec_first(
-            format!("SELECT COUNT(*) FROM {} t WHERE {source_range}", ident(&s.table)),
+            format!(
+                "SELECT COUNT(*) FROM {} t WHERE {source_range}",
+                ident(&s.table)
+            ),
             params.clone(),
         )
         .await
         .map_err(Error::sql("checksum: counting source rows"))?;
     let shadow_rows: Option<u64> = sum
         .exec_first(
-            format!("SELECT COUNT(*) FROM {} s WHERE {shadow_range}", ident(&s.shadow)),
+            format!(
+                "SELECT COUNT(*) FROM {} s WHERE {shadow_range}",
+                ident(&s.shadow)
+            ),
             params.clone(),
         )
         .await

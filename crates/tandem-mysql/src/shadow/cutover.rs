@@ -18,10 +18,10 @@
 
 use super::Job;
 use crate::error::{codes, server_code, Error, Result};
+use crate::events::Event;
 use crate::quote::{ident, literal};
 use crate::shadow::binlog::{current_position, Applier};
 use crate::state::BinlogPos;
-use crate::events::Event;
 use mysql_async::prelude::*;
 use mysql_async::Conn;
 use std::time::{Duration, Instant};
@@ -169,10 +169,12 @@ async fn try_once(
     a.query_drop("UNLOCK TABLES")
         .await
         .map_err(Error::sql("cut-over: unlocking"))?;
-    let (_, result) = rename.await.map_err(|e| Error::state(
-        format!("the rename task failed: {e}"),
-        "check SHOW TABLES: the table and its shadow are both kept",
-    ))?;
+    let (_, result) = rename.await.map_err(|e| {
+        Error::state(
+            format!("the rename task failed: {e}"),
+            "check SHOW TABLES: the table and its shadow are both kept",
+        )
+    })?;
     match result {
         Ok(()) => Ok(Some(pos)),
         Err(e) if server_code(&e) == Some(codes::LOCK_WAIT_TIMEOUT) => Ok(None),

@@ -14,7 +14,7 @@ use crate::events::Event;
 use crate::online::LockPolicy;
 use crate::quote::{ident, ident_list};
 use crate::state::{self, BinlogPos, KeyValue, ShadowState};
-use binlog::{ApplySpec, Applier};
+use binlog::{Applier, ApplySpec};
 use mysql_async::prelude::*;
 use mysql_async::{Conn, Pool, Value};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -79,7 +79,10 @@ pub fn check_table(t: &LiveTable) -> Result<()> {
     };
     if t.primary_key.is_empty() {
         return Err(refuse(
-            format!("table `{}` has no primary key; the copy walks it in key order", t.name),
+            format!(
+                "table `{}` has no primary key; the copy walks it in key order",
+                t.name
+            ),
             "add a primary key first (an `sql` operation), or let the server do the ALTER offline",
         ));
     }
@@ -121,9 +124,9 @@ pub async fn prepare(
     renames: &[(String, String)],
 ) -> Result<ShadowState> {
     let schema = read_schema(conn).await?;
-    let source = schema.table(table).ok_or_else(|| {
-        Error::state(format!("table `{table}` is gone"), "check the database")
-    })?;
+    let source = schema
+        .table(table)
+        .ok_or_else(|| Error::state(format!("table `{table}` is gone"), "check the database"))?;
     check_table(source)?;
     let (shadow, old) = shadow_names(table);
     if shadow.chars().count() > 64 {
@@ -136,20 +139,30 @@ pub async fn prepare(
         if schema.table(leftover).is_some() {
             return Err(Error::state(
                 format!("table `{leftover}` exists already (left from an earlier change?)"),
-                format!("drop it if it is not needed (DROP TABLE {})", ident(leftover)),
+                format!(
+                    "drop it if it is not needed (DROP TABLE {})",
+                    ident(leftover)
+                ),
             ));
         }
     }
     let ctx = format!("creating the shadow table {shadow}");
-    conn.query_drop(format!("CREATE TABLE {} LIKE {}", ident(&shadow), ident(table)))
-        .await
-        .map_err(Error::sql(ctx.clone()))?;
+    conn.query_drop(format!(
+        "CREATE TABLE {} LIKE {}",
+        ident(&shadow),
+        ident(table)
+    ))
+    .await
+    .map_err(Error::sql(ctx.clone()))?;
     conn.exec_drop(format!("ALTER TABLE {} {clauses}", ident(&shadow)), ())
         .await
         .map_err(Error::sql(ctx))?;
     let schema = read_schema(conn).await?;
     let shadow_table = schema.table(&shadow).ok_or_else(|| {
-        Error::state(format!("the shadow table `{shadow}` vanished"), "run start again")
+        Error::state(
+            format!("the shadow table `{shadow}` vanished"),
+            "run start again",
+        )
     })?;
     let renamed = |source: &str| -> String {
         renames
@@ -222,9 +235,15 @@ fn index_definitions(create: &str) -> Vec<(String, String)> {
         .lines()
         .map(|l| l.trim().trim_end_matches(','))
         .filter(|l| {
-            ["KEY ", "UNIQUE KEY ", "FULLTEXT KEY ", "SPATIAL KEY ", "VECTOR KEY "]
-                .iter()
-                .any(|p| l.starts_with(p))
+            [
+                "KEY ",
+                "UNIQUE KEY ",
+                "FULLTEXT KEY ",
+                "SPATIAL KEY ",
+                "VECTOR KEY ",
+            ]
+            .iter()
+            .any(|p| l.starts_with(p))
         })
         .filter_map(|l| Some((backquoted(&l[l.find('`')?..])?, l.to_string())))
         .collect()
@@ -259,7 +278,11 @@ async fn defer_indexes(conn: &mut Conn, shadow: &str) -> Result<Vec<String>> {
     let mut deferred = Vec::new();
     for (name, definition) in index_definitions(&create.map(|c| c.1).unwrap_or_default()) {
         let dropped = conn
-            .query_drop(format!("ALTER TABLE {} DROP INDEX {}", ident(shadow), ident(&name)))
+            .query_drop(format!(
+                "ALTER TABLE {} DROP INDEX {}",
+                ident(shadow),
+                ident(&name)
+            ))
             .await;
         if dropped.is_ok() {
             deferred.push(definition);
@@ -403,18 +426,13 @@ impl Job<'_> {
         let mut last_save = Instant::now();
         while !s.copy_done {
             // Throttle between chunks.
-            loop {
-                match throttle.reason(&mut conn, self.migration).await? {
-                    Some(reason) => {
-                        if s.throttle != reason {
-                            s.throttle = reason.clone();
-                            state::save_shadow(&mut conn, self.migration, Some(s)).await?;
-                            (self.report)(Event::Throttled { reason });
-                        }
-                        tokio::time::sleep(Duration::from_millis(500)).await;
-                    }
-                    None => break,
+            while let Some(reason) = throttle.reason(&mut conn, self.migration).await? {
+                if s.throttle != reason {
+                    s.throttle = reason.clone();
+                    state::save_shadow(&mut conn, self.migration, Some(s)).await?;
+                    (self.report)(Event::Throttled { reason });
                 }
+                tokio::time::sleep(Duration::from_millis(500)).await;
             }
             if !s.throttle.is_empty() {
                 s.throttle.clear();
@@ -466,8 +484,12 @@ impl Job<'_> {
             let copied = loop {
                 attempt += 1;
                 match copy_chunk(&mut conn, &sql, all.clone()).await {
-                    Err(e) if attempt < 20
-                        && matches!(server_code(&e), Some(codes::DEADLOCK | codes::LOCK_WAIT_TIMEOUT)) =>
+                    Err(e)
+                        if attempt < 20
+                            && matches!(
+                                server_code(&e),
+                                Some(codes::DEADLOCK | codes::LOCK_WAIT_TIMEOUT)
+                            ) =>
                     {
                         tokio::time::sleep(Duration::from_millis(20 * attempt)).await;
                     }
@@ -508,7 +530,12 @@ impl Job<'_> {
     }
 
     /// Catches up, checks both tables and, unless `postpone`, cuts over. Consumes the applier.
-    pub async fn finish(&self, s: &mut ShadowState, mut applier: Applier, postpone: bool) -> Result<bool> {
+    pub async fn finish(
+        &self,
+        s: &mut ShadowState,
+        mut applier: Applier,
+        postpone: bool,
+    ) -> Result<bool> {
         let mut conn = self.conn().await?;
         let outcome = async {
             let chunks = checksum::verify(self, s, &mut applier).await?;
@@ -543,7 +570,10 @@ impl Job<'_> {
         let database = self.database().await?;
         let mut conn = self.conn().await?;
         let at = s.cut_over_at.clone().ok_or_else(|| {
-            Error::state("the cut-over position was not recorded", "report this as a bug")
+            Error::state(
+                "the cut-over position was not recorded",
+                "report this as a bug",
+            )
         })?;
         let schema = read_schema(&mut conn).await?;
         let current = schema.table(&s.table).ok_or_else(|| {
@@ -551,7 +581,10 @@ impl Job<'_> {
         })?;
         schema.table(&s.old).ok_or_else(|| {
             Error::state(
-                format!("the old table `{}` is gone, so there is nothing to swap back", s.old),
+                format!(
+                    "the old table `{}` is gone, so there is nothing to swap back",
+                    s.old
+                ),
                 "restore from a backup, or write a new migration",
             )
         })?;
@@ -561,11 +594,16 @@ impl Job<'_> {
             source: s.table.clone(),
             target: s.old.clone(),
             source_columns: current.column_names(),
-            columns: s.columns.iter().map(|(t, src)| (src.clone(), t.clone())).collect(),
+            columns: s
+                .columns
+                .iter()
+                .map(|(t, src)| (src.clone(), t.clone()))
+                .collect(),
             key: s.shadow_key.clone(),
             target_key: s.key.clone(),
         };
-        let mut applier = Applier::start(self.pool_opts(), spec, at, server_id(self.config)).await?;
+        let mut applier =
+            Applier::start(self.pool_opts(), spec, at, server_id(self.config)).await?;
         let result = cutover::cut_over(self, &s.table, &s.old, &s.shadow, &mut applier).await;
         let stopped = applier.stop().await;
         result?;
@@ -599,7 +637,9 @@ pub async fn abandon(conn: &mut Conn, s: &ShadowState, policy: &LockPolicy) -> R
     .await
     {
         Ok(()) => Ok(()),
-        Err(Error::Sql { source, .. }) if server_code(&source) == Some(codes::NO_SUCH_TABLE) => Ok(()),
+        Err(Error::Sql { source, .. }) if server_code(&source) == Some(codes::NO_SUCH_TABLE) => {
+            Ok(())
+        }
         Err(e) => Err(e),
     }
 }

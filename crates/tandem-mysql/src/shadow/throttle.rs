@@ -59,9 +59,9 @@ impl Throttle {
             }
         }
         for (name, pool) in &self.replicas {
-            let lag = replica_lag(pool).await.map_err(Error::sql(format!(
-                "reading the replication lag of {name}"
-            )))?;
+            let lag = replica_lag(pool)
+                .await
+                .map_err(Error::sql(format!("reading the replication lag of {name}")))?;
             match lag {
                 Some(lag) if lag > self.config.max_replica_lag => {
                     return Ok(Some(format!(
@@ -81,7 +81,8 @@ impl Throttle {
 /// `Seconds_Behind_Master` (or `_Source`) from SHOW REPLICA STATUS / SHOW SLAVE STATUS.
 async fn replica_lag(pool: &Pool) -> std::result::Result<Option<Duration>, mysql_async::Error> {
     let mut conn = pool.get_conn().await?;
-    let mut row: Option<mysql_async::Row> = conn.query_first("SHOW REPLICA STATUS").await.ok().flatten();
+    let mut row: Option<mysql_async::Row> =
+        conn.query_first("SHOW REPLICA STATUS").await.ok().flatten();
     if row.is_none() {
         row = conn.query_first("SHOW SLAVE STATUS").await?;
     }
@@ -113,6 +114,9 @@ fn redact(url: &str) -> String {
 mod tests {
     #[test]
     fn redacts_passwords() {
-        assert_eq!(super::redact("mysql://u:secret@h:3307/db"), "mysql://u@h:3307/db");
+        assert_eq!(
+            super::redact("mysql://u:secret@h:3307/db"),
+            "mysql://u@h:3307/db"
+        );
     }
 }

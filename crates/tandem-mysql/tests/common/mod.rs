@@ -18,7 +18,9 @@ use tandem_mysql::{Engine, Event};
 pub async fn database(name: &str) -> String {
     let server = tandem_ephemeral::mariadb::shared().expect("start MariaDB");
     let admin_url = server.url("mysql");
-    let mut admin = Conn::new(Opts::from_url(&admin_url).unwrap()).await.unwrap();
+    let mut admin = Conn::new(Opts::from_url(&admin_url).unwrap())
+        .await
+        .unwrap();
     admin
         .query_drop(format!("DROP DATABASE IF EXISTS `{name}`"))
         .await
@@ -112,12 +114,18 @@ impl Writer {
         );
         let task = {
             let (model, stop) = (model.clone(), stop.clone());
-            let (inserts, updates, deletes, slowest) =
-                (inserts.clone(), updates.clone(), deletes.clone(), slowest.clone());
+            let (inserts, updates, deletes, slowest) = (
+                inserts.clone(),
+                updates.clone(),
+                deletes.clone(),
+                slowest.clone(),
+            );
             tokio::spawn(async move {
                 let mut c = pool.get_conn().await.unwrap();
                 // The writes of a well-behaved application wait at most this long for a lock.
-                c.query_drop("SET SESSION lock_wait_timeout = 30").await.unwrap();
+                c.query_drop("SET SESSION lock_wait_timeout = 30")
+                    .await
+                    .unwrap();
                 while !stop.load(Ordering::Relaxed) {
                     let pick = {
                         let m = model.lock().unwrap();
@@ -188,7 +196,9 @@ impl Writer {
 pub async fn rows(url: &str, table: &str, v_column: &str) -> BTreeMap<i64, i32> {
     let mut c = conn(url).await;
     let rows: Vec<(i64, i32)> = c
-        .query(format!("SELECT id, `{v_column}` FROM `{table}` ORDER BY id"))
+        .query(format!(
+            "SELECT id, `{v_column}` FROM `{table}` ORDER BY id"
+        ))
         .await
         .unwrap();
     rows.into_iter().collect()
