@@ -286,3 +286,47 @@ async fn a_new_unique_index_on_duplicates_fails_instead_of_dropping_rows() {
     assert!(error.contains("duplicate"), "{error}");
     assert_eq!(rows(&url, "items", "v").await.len(), 1000);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_pause_flag_holds_the_copy_and_status_says_so() {
+    let url = database("pause_flag").await;
+    // Enough rows that the copy is still running at its first checkpoint (after 200 ms).
+    seed(&url, 100_000).await;
+    let engine = std::sync::Arc::new(engine(&url, copy_options(true)).await);
+    let m = migration(
+        "pause_flag",
+        "operations:\n  - alter_column: {table: items, column: v, type: bigint}\n",
+    );
+    let runner = {
+        let engine = engine.clone();
+        tokio::spawn(async move { engine.start_quietly(&m).await })
+    };
+    // Pause as soon as the copy has begun.
+    let mut paused_at = None;
+    for _ in 0..500 {
+        if let Some(s) = engine.status().await.unwrap() {
+            if s.table.is_some() && s.rows_copied > 0 && !s.copy_done {
+                engine.set_paused(true).await.unwrap();
+                paused_at = Some(s.rows_copied);
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(paused_at.is_some(), "the copy started");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let held = engine.status().await.unwrap().unwrap();
+    assert!(held.paused);
+    assert!(held.throttle.contains("paused"), "{held:?}");
+    assert!(!held.copy_done && held.rows_copied < 100_000, "{held:?}");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        engine.status().await.unwrap().unwrap().rows_copied,
+        held.rows_copied
+    );
+    assert!(!runner.is_finished());
+    engine.set_paused(false).await.unwrap();
+    assert_eq!(runner.await.unwrap().unwrap(), Status::Complete);
+    let done = engine.status().await.unwrap().unwrap();
+    assert!(done.cut_over && done.rows_copied == 100_000, "{done:?}");
+}
