@@ -313,10 +313,14 @@ fn rotated_name(known: &str, raw: &[u8]) -> String {
     format!("{}.{digits}", &text[..dot])
 }
 
-fn row_values(row: mysql_async::binlog::row::BinlogRow) -> std::result::Result<Vec<Value>, String> {
-    row.unwrap()
-        .into_iter()
-        .map(|v| Value::try_from(v).map_err(|e| format!("a value in the binary log: {e}")))
+fn row_values(
+    mut row: mysql_async::binlog::row::BinlogRow,
+) -> std::result::Result<Vec<Value>, String> {
+    (0..row.len())
+        .map(|i| match row.take(i) {
+            Some(v) => Value::try_from(v).map_err(|e| format!("a value in the binary log: {e}")),
+            None => Ok(Value::NULL),
+        })
         .collect()
 }
 

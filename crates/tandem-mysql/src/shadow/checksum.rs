@@ -215,7 +215,7 @@ async fn compare(sum: &mut Conn, s: &ShadowState) -> Result<usize> {
                 )
                 .await
                 .map_err(Error::sql("checksum: finding the next chunk"))?;
-            let upper: Option<Vec<Value>> = upper.map(|r| r.unwrap());
+            let upper: Option<Vec<Value>> = upper.map(crate::shadow::keys::values);
             let mut params = lower.clone();
             if let Some(u) = &upper {
                 params.extend(u.iter().cloned());

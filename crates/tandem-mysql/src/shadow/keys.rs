@@ -35,6 +35,14 @@ pub fn join(key: &[String], shadow_key: &[String]) -> String {
         .join(" AND ")
 }
 
+/// A row's values (a NULL for a value the row does not have).
+pub fn values(row: mysql_async::Row) -> Vec<mysql_async::Value> {
+    row.unwrap_raw()
+        .into_iter()
+        .map(|v| v.unwrap_or(mysql_async::Value::NULL))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

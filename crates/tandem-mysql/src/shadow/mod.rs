@@ -318,8 +318,11 @@ async fn restore_indexes(conn: &mut Conn, s: &ShadowState) -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
-    conn.query_drop(format!("ALTER TABLE {} {}", ident(&s.shadow), missing.join(", ")))
-        .await
+    conn.exec_drop(
+        format!("ALTER TABLE {} {}", ident(&s.shadow), missing.join(", ")),
+        (),
+    )
+    .await
         .map_err(|e| {
             if server_code(&e) == Some(1062) {
                 Error::State {
@@ -462,7 +465,7 @@ impl Job<'_> {
                 )
                 .await
                 .map_err(Error::sql(format!("finding the next chunk of {}", s.table)))?;
-            let upper: Option<Vec<Value>> = upper.map(|r| r.unwrap());
+            let upper: Option<Vec<Value>> = upper.map(crate::shadow::keys::values);
             let (upper_clause, mut params) = match &upper {
                 Some(u) => (keys::up_to(&s.key), u.clone()),
                 None => ("TRUE".to_string(), Vec::new()),
