@@ -22,7 +22,8 @@ pub struct Options {
     /// Copy through a shadow table even where the server could ALTER online (gh-ost's mode:
     /// no server-side rebuild load, throttled, and revertible after cut-over).
     pub force_copy: bool,
-    /// Stop before the cut-over of the last change; `complete` does it.
+    /// Stop before the cut-over of the first table copy; `complete` cuts over and runs the
+    /// changes after it.
     pub postpone_cut_over: bool,
 }
 
@@ -193,7 +194,6 @@ impl Engine {
         // its predecessor's (rollback after cut-over reverts the last copy).
         let mut left_old: Vec<String> = Vec::new();
         for change in changes {
-            let last = change.index + 1 == total;
             match &change.kind {
                 ChangeKind::Statement { sql } | ChangeKind::Raw { sql } => {
                     run_locked(&mut conn, sql, &self.options.lock, &change.location).await?;
@@ -270,7 +270,7 @@ impl Engine {
                     if !s.cut_over {
                         let job = self.job(name, report);
                         let applier = job.copy(&mut s).await?;
-                        let postpone = self.options.postpone_cut_over && last;
+                        let postpone = self.options.postpone_cut_over;
                         let cut = job.finish(&mut s, applier, postpone).await?;
                         if !cut {
                             state::set_status(

@@ -330,3 +330,41 @@ async fn the_pause_flag_holds_the_copy_and_status_says_so() {
     let done = engine.status().await.unwrap().unwrap();
     assert!(done.cut_over && done.rows_copied == 100_000, "{done:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn complete_cuts_over_a_postponed_copy_and_runs_the_changes_after_it() {
+    let url = database("postponed_then_more").await;
+    seed(&url, 2000).await;
+    let mut options = copy_options(false);
+    options.postpone_cut_over = true;
+    let engine = engine(&url, options).await;
+    let m = migration(
+        "postponed_then_more",
+        "operations:\n  - alter_column: {table: items, column: v, type: bigint}\n  - rename_column: {table: items, from: note, to: remark}\n",
+    );
+    assert_eq!(
+        engine.start_quietly(&m).await.unwrap(),
+        Status::ReadyForCutOver
+    );
+    let waiting = engine.status().await.unwrap().unwrap();
+    assert_eq!((waiting.changes_done, waiting.changes_total), (0, 2));
+    assert_eq!(
+        column_type(&url, "items", "v").await.as_deref(),
+        Some("int(11)")
+    );
+    let writer = Writer::start(&url).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(engine.complete(&|_| {}).await.unwrap(), Status::Complete);
+    let expected = writer.stop().await;
+    assert_eq!(
+        column_type(&url, "items", "v").await.as_deref(),
+        Some("bigint(20)")
+    );
+    assert_eq!(
+        column_type(&url, "items", "remark").await.as_deref(),
+        Some("varchar(40)")
+    );
+    assert_same_rows(&rows(&url, "items", "v").await, &expected);
+    let done = engine.status().await.unwrap().unwrap();
+    assert_eq!((done.status.as_str(), done.changes_done), ("complete", 2));
+}
