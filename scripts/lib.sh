@@ -158,6 +158,9 @@ install_missing() {
     elif ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
         missing+=(python3-venv)
     fi
+    # The MySQL backend: a throwaway MariaDB for its tests, pt-online-schema-change for its bench.
+    [[ -x /usr/sbin/mariadbd ]] || command -v mariadbd >/dev/null || missing+=(mariadb-server-core)
+    command -v pt-online-schema-change >/dev/null || missing+=(percona-toolkit)
     if [[ ${#missing[@]} -gt 0 ]]; then
         apt_install "${missing[@]}"
     fi

@@ -50,6 +50,8 @@ pub struct Global {
     /// Print nothing but results and errors.
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub mysql: crate::commands::mysql::MysqlArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -106,6 +108,10 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// MySQL/MariaDB: pause the running table copy (it waits between chunks).
+    Pause,
+    /// MySQL/MariaDB: resume a paused table copy.
+    Resume,
     /// Run a demo migration on a throwaway PostgreSQL while an old and a new application write.
     Demo(DemoArgs),
     /// Blue-green databases: migrate a copy kept in sync by logical replication, switch over.

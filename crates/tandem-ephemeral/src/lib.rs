@@ -20,6 +20,8 @@
 //! When run as root (containers, CI), `initdb` refuses to work, so every
 //! PostgreSQL program is run as the `postgres` OS user instead.
 
+pub mod mariadb;
+
 use std::collections::hash_map::RandomState;
 use std::ffi::{CStr, CString, OsStr};
 use std::fmt::Write as _;

@@ -1,6 +1,7 @@
 //! The commands that talk to a database.
 
 pub mod bluegreen;
+pub mod mysql;
 mod show;
 pub mod url;
 
@@ -21,6 +22,10 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Report> {
     }
     if let Command::Bluegreen(args) = &cli.command {
         return bluegreen::run(args, &g).await;
+    }
+    // A mysql:// or mariadb:// URL selects the MySQL backend.
+    if let Some(url) = g.url.clone().filter(|u| tandem_mysql::is_mysql_url(u)) {
+        return mysql::run(cli.command, g, &url).await;
     }
     // Parse files before connecting: a bad file is reported without touching the database.
     let migration = match &cli.command {
@@ -156,6 +161,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Report> {
         #[cfg(feature = "lint")]
         Command::Lint(_) | Command::Convert(_) => {}
         Command::Demo(_) | Command::Bluegreen(_) => {}
+        Command::Pause | Command::Resume => {
+            return Err(miette::miette!(
+                help = "pause and resume act on a MySQL/MariaDB table copy (a mysql:// URL)",
+                "there is nothing to pause on PostgreSQL"
+            ))
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
