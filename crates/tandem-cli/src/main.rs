@@ -20,8 +20,8 @@ fn main() -> ExitCode {
     // The linter is synchronous and needs no database.
     #[cfg(feature = "lint")]
     match &cli.command {
-        cli::Command::Lint(args) => return exit(tandem_lint::cli::run_lint(args)),
-        cli::Command::Convert(args) => return exit(tandem_lint::cli::run_convert(args)),
+        cli::Command::Lint(args) => return commands::lint::run_lint(args, &cli.global),
+        cli::Command::Convert(args) => return commands::lint::run_convert(args),
         _ => {}
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -41,9 +41,4 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
-}
-
-#[cfg(feature = "lint")]
-fn exit(code: i32) -> ExitCode {
-    ExitCode::from(u8::try_from(code).unwrap_or(2))
 }

@@ -1,5 +1,9 @@
 //! The commands that talk to a database.
 
+#[cfg(feature = "lint")]
+pub mod lint;
+#[cfg(feature = "lint")]
+mod lint_trace;
 mod show;
 
 use crate::cli::{Cli, Command};
