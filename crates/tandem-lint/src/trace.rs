@@ -72,6 +72,18 @@ async fn relation_files(client: &Client) -> Result<Files, TraceError> {
     Ok(out)
 }
 
+/// This backend's sequential scan count per table, this transaction's pending ones included.
+async fn seq_scans(client: &Client) -> Result<HashMap<u32, i64>, TraceError> {
+    let rows = client
+        .query("SELECT relid, seq_scan FROM pg_stat_xact_user_tables", &[])
+        .await?;
+    let mut out = HashMap::new();
+    for r in rows {
+        out.insert(r.try_get::<_, u32>(0)?, r.try_get::<_, i64>(1)?);
+    }
+    Ok(out)
+}
+
 /// Statements PostgreSQL refuses to run inside a transaction block.
 fn needs_autocommit(node: &NodeEnum) -> bool {
     match node {
@@ -114,8 +126,12 @@ async fn run_one(
     let before = relation_files(client).await?;
     let mut observed = Observed::default();
     let in_tx = !needs_autocommit(node);
+    // Scan counters of this backend not yet flushed to the statistics carry over from
+    // earlier transactions: compare with the counts just before the statement.
+    let mut scans_before = HashMap::new();
     if in_tx {
         client.execute("BEGIN", &[]).await?;
+        scans_before = seq_scans(client).await?;
     }
     if let Err(e) = client.execute(sql, &[]).await {
         observed.error = Some(
@@ -139,21 +155,17 @@ async fn run_one(
             let oid: u32 = l.try_get(0)?;
             let mode: String = l.try_get(1)?;
             if let (Some((table, _)), Some(mode)) = (existing.get(&oid), lock_mode(&mode)) {
-                // Index locks are reported on their table, once per mode.
-                if !observed.locks.iter().any(|(t, m)| t == table && *m == mode) {
-                    observed.locks.push((table.clone(), mode));
+                // Index locks count on their table; only the strongest lock per table.
+                match observed.locks.iter_mut().find(|(t, _)| t == table) {
+                    Some((_, m)) if *m < mode => *m = mode,
+                    Some(_) => {}
+                    None => observed.locks.push((table.clone(), mode)),
                 }
             }
         }
-        let scans = client
-            .query(
-                "SELECT relid, seq_scan FROM pg_stat_xact_user_tables WHERE seq_scan > 0",
-                &[],
-            )
-            .await?;
-        for s in scans {
-            let oid: u32 = s.try_get(0)?;
-            if let Some((table, _)) = existing.get(&oid) {
+        for (oid, count) in seq_scans(client).await? {
+            let grew = count > scans_before.get(&oid).copied().unwrap_or(0);
+            if let (true, Some((table, _))) = (grew, existing.get(&oid)) {
                 observed.scanned.insert(table.clone());
             }
         }
