@@ -1,6 +1,6 @@
 //! Realistic migrations in the styles of Rails, Django, Prisma, knex, Flyway, sqlx, diesel,
 //! Alembic and tandem, linted together in path order; the findings are recorded in
-//! `corpus/expected.json` (regenerate with `TANDEM_BLESS=1`).
+//! `corpus.expected.json` (regenerate with `TANDEM_BLESS=1`).
 
 use std::path::Path;
 use tandem_lint::config::LintConfig;
@@ -46,7 +46,7 @@ fn corpus_findings_match_expected() {
         serde_json::to_string_pretty(&serde_json::json!({ "sets": sets, "findings": findings }))
             .unwrap()
             + "\n";
-    let expected_path = root.join("expected.json");
+    let expected_path = root.with_extension("expected.json");
     if std::env::var_os("TANDEM_BLESS").is_some() {
         std::fs::write(&expected_path, &got).unwrap();
         return;
