@@ -76,18 +76,29 @@ async fn url_facts_weigh_findings_by_table_size_and_absent_tables_are_new() {
     let big = on(f, "require-concurrent-index-creation", "`big`");
     assert_eq!(big.len(), 1, "{f:?}");
     assert_eq!(big[0].severity, Severity::Error);
-    assert!(big[0].message.contains("`big` has ~20k rows"), "{}", big[0].message);
+    assert!(
+        big[0].message.contains("`big` has ~20k rows"),
+        "{}",
+        big[0].message
+    );
     let tiny = on(f, "require-concurrent-index-creation", "`tiny`");
     assert_eq!(tiny.len(), 1);
     assert_eq!(tiny[0].severity, Severity::Note);
     // `fresh` is not in the database: the migration creates it, nobody uses it yet.
-    assert!(on(f, "require-concurrent-index-creation", "fresh").is_empty(), "{f:?}");
+    assert!(
+        on(f, "require-concurrent-index-creation", "fresh").is_empty(),
+        "{f:?}"
+    );
 
     // The threshold is configurable: at 5 rows, `tiny` is no longer small.
     let mut strict = facts;
     strict.small_table_rows = 5;
     let report = lint_paths(&[dir], &LintConfig::default(), None, strict).unwrap();
-    let tiny = on(&report.findings, "require-concurrent-index-creation", "`tiny`");
+    let tiny = on(
+        &report.findings,
+        "require-concurrent-index-creation",
+        "`tiny`",
+    );
     assert_eq!(tiny[0].severity, Severity::Error);
 
     // Without --url nothing is known to be absent.
@@ -114,11 +125,15 @@ async fn trace_catches_a_rewrite_inside_a_function_body() {
         .find(|t| t.statement == "SELECT widen()")
         .unwrap();
     assert!(call.observed.error.is_none(), "{:?}", call.observed.error);
-    assert!(call
-        .observed
-        .locks
-        .contains(&("orders".to_string(), tandem_core::locks::LockMode::AccessExclusive)));
-    assert!(call.observed.rewritten.contains("orders"), "{:?}", call.observed);
+    assert!(call.observed.locks.contains(&(
+        "orders".to_string(),
+        tandem_core::locks::LockMode::AccessExclusive
+    )));
+    assert!(
+        call.observed.rewritten.contains("orders"),
+        "{:?}",
+        call.observed
+    );
     // The table created in the same file as its statements is new: nothing reported there.
     let created = traced
         .iter()
@@ -131,7 +146,11 @@ async fn trace_catches_a_rewrite_inside_a_function_body() {
     assert_eq!(hits.len(), 1, "{found:?}");
     assert_eq!((hits[0].file.as_str(), hits[0].line), ("002_run.sql", 2));
     assert_eq!(hits[0].severity, Severity::Error);
-    assert!(hits[0].message.contains("ACCESS EXCLUSIVE on `orders`"), "{}", hits[0].message);
+    assert!(
+        hits[0].message.contains("ACCESS EXCLUSIVE on `orders`"),
+        "{}",
+        hits[0].message
+    );
     assert!(hits[0].message.contains("rewrote `orders`"));
 }
 
@@ -154,10 +173,15 @@ async fn trace_observes_validation_scans_and_contradicts_a_static_rewrite_verdic
         &files[1].1,
         tandem_lint::source::Placement::Whole,
     );
-    assert!(static_findings.iter().any(|f| f.rule == "rewriting-type-change"));
+    assert!(static_findings
+        .iter()
+        .any(|f| f.rule == "rewriting-type-change"));
     let traced = trace::trace_set(&db, &files).await.unwrap();
     let found = trace::findings(&traced, &static_findings);
-    let contradiction: Vec<&Finding> = found.iter().filter(|f| f.rule == TRACE_CONTRADICTS).collect();
+    let contradiction: Vec<&Finding> = found
+        .iter()
+        .filter(|f| f.rule == TRACE_CONTRADICTS)
+        .collect();
     assert_eq!(contradiction.len(), 1, "{found:?}");
     assert_eq!(contradiction[0].line, 1);
     assert!(contradiction[0].message.contains("rewriting-type-change"));
@@ -165,6 +189,10 @@ async fn trace_observes_validation_scans_and_contradicts_a_static_rewrite_verdic
         .iter()
         .find(|t| t.statement.contains("CHECK"))
         .unwrap();
-    assert!(check.observed.scanned.contains("users"), "{:?}", check.observed);
+    assert!(
+        check.observed.scanned.contains("users"),
+        "{:?}",
+        check.observed
+    );
     assert!(check.observed.rewritten.is_empty());
 }
