@@ -9,6 +9,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tandem_lint::config::LintConfig;
+use tandem_lint::convert::ConvertError;
 use tandem_lint::facts::Facts;
 use tandem_lint::output::{self, Format};
 use tandem_lint::rules::REGISTRY;
