@@ -31,6 +31,8 @@ pub struct Converted {
 pub enum ConvertError {
     #[error("PostgreSQL cannot parse this file: {}", .0.message)]
     Syntax(SyntaxError),
+    #[error("the file has no statement that changes the schema (only settings or transaction control): there is nothing to convert")]
+    Nothing,
     /// A bug in convert: what it wrote is not a tandem migration.
     #[error("internal error: `tandem convert` wrote a migration tandem cannot read ({0}); please report it with the SQL file")]
     Internal(String),
@@ -42,10 +44,8 @@ pub enum ConvertError {
 pub fn convert_migration(name: &str, sql: &str) -> Result<Converted, ConvertError> {
     let yaml = convert(sql).map_err(ConvertError::Syntax)?;
     if yaml.contains("operations: []") {
-        // Nothing to do is valid output, but tandem-core requires an operation.
-        return Err(ConvertError::Internal(
-            "the SQL has no statement tandem can express".into(),
-        ));
+        // tandem-core requires at least one operation.
+        return Err(ConvertError::Nothing);
     }
     let migration = tandem_core::Migration::parse(name, &format!("{name}.yaml"), &yaml, false)
         .map_err(|e| ConvertError::Internal(e.to_string()))?;

@@ -33,7 +33,7 @@ fn a_parse_error_in_one_file_does_not_stop_the_others() {
         ],
     );
     let report = lint_paths(
-        &[dir.clone()],
+        std::slice::from_ref(&dir),
         &LintConfig::default(),
         None,
         Facts::default(),

@@ -71,7 +71,13 @@ async fn url_facts_weigh_findings_by_table_size_and_absent_tables_are_new() {
             "SET lock_timeout = '1s';\nCREATE INDEX big_status ON big (status);\nCREATE INDEX tiny_status ON tiny (status);\nCREATE INDEX fresh_status ON fresh (status);\n",
         )],
     );
-    let report = lint_paths(&[dir.clone()], &LintConfig::default(), None, facts.clone()).unwrap();
+    let report = lint_paths(
+        std::slice::from_ref(&dir),
+        &LintConfig::default(),
+        None,
+        facts.clone(),
+    )
+    .unwrap();
     let f = &report.findings;
     let big = on(f, "require-concurrent-index-creation", "`big`");
     assert_eq!(big.len(), 1, "{f:?}");

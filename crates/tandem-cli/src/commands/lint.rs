@@ -221,16 +221,25 @@ fn convert(args: &ConvertArgs) -> Result<(), Report> {
             "{file}: cannot read: {e}"
         )
     })?;
-    let converted = tandem_lint::convert::convert(&text).map_err(|e| {
-        let (line, col) =
-            tandem_lint::source::LineIndex::new(&text, tandem_lint::source::Placement::Whole)
-                .position(&text, e.offset);
-        miette!(
-            help = "fix the SQL at this position",
-            "{file}:{line}:{col}: PostgreSQL cannot parse this file: {}",
-            e.message
-        )
-    })?;
+    let name = args
+        .file
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("migration");
+    let converted = match tandem_lint::convert::convert_migration(name, &text) {
+        Ok(c) => c.yaml,
+        Err(ConvertError::Syntax(e)) => {
+            let (line, col) =
+                tandem_lint::source::LineIndex::new(&text, tandem_lint::source::Placement::Whole)
+                    .position(&text, e.offset);
+            return Err(miette!(
+                help = "fix the SQL at this position",
+                "{file}:{line}:{col}: PostgreSQL cannot parse this file: {}",
+                e.message
+            ));
+        }
+        Err(e) => return Err(miette!("{file}: {e}")),
+    };
     match &args.output {
         Some(path) => std::fs::write(path, &converted).map_err(|e| {
             miette!(

@@ -46,7 +46,7 @@ fn bounded(n: &Node, ranges: &mut Vec<(String, bool, bool)>) -> bool {
                 }
                 any
             }
-            BoolExprType::OrExpr => b.args.iter().all(|a| is_bounded(a)),
+            BoolExprType::OrExpr => b.args.iter().all(is_bounded),
             _ => false,
         },
         Some(NodeEnum::AExpr(e)) => {
