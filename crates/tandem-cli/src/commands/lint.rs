@@ -151,9 +151,10 @@ fn lint(args: &LintArgs, global: &Global) -> Result<u8, Report> {
         return Ok(EXIT_OK);
     }
     let config = load_config(args)?;
-    let facts = match lint_url(global) {
+    let url = lint_url(global);
+    let facts = match &url {
         Some(url) => {
-            let mut facts = runtime()?.block_on(read_facts(url, &global.schema))?;
+            let mut facts = runtime()?.block_on(read_facts(url.clone(), &global.schema))?;
             if let Some(rows) = config.small_table_rows {
                 facts.small_table_rows = rows;
             }
@@ -164,7 +165,7 @@ fn lint(args: &LintArgs, global: &Global) -> Result<u8, Report> {
     let mut report = tandem_lint::lint_paths(&args.paths, &config, args.pg_version, facts)
         .map_err(|e| miette!(help = "give existing files or folders", "{e}"))?;
     if args.trace {
-        let traced = runtime()?.block_on(super::lint_trace::trace(&report.sets))?;
+        let traced = runtime()?.block_on(super::lint_trace::trace(&report.sets, url.as_deref()))?;
         let extra = tandem_lint::trace::findings(&traced, &report.findings);
         report.findings.extend(extra);
         report
