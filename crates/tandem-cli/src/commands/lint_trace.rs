@@ -33,6 +33,12 @@ pub async fn trace(found: &[MigrationSet], url: Option<&str>) -> Result<Vec<Trac
         if let Some(dump) = &live_schema {
             load_schema(&client, dump).await;
         }
+        // A migration that sleeps or loops must not hold the lint forever (the tables are
+        // empty: real work takes milliseconds here).
+        client
+            .execute("SET statement_timeout = '60s'", &[])
+            .await
+            .map_err(|e| miette!("cannot set up the trace database: {e}"))?;
         let mut files = Vec::new();
         for path in &set.schema_files {
             if let Ok(text) = std::fs::read_to_string(path) {
