@@ -82,7 +82,7 @@ never to another set. Where a file holds both directions, only the `up` part is 
 
 | Framework | Layout recognised | Order | Not linted |
 |---|---|---|---|
-| Rails | `db/migrate/<version>_*.sql`, with `db/structure.sql` read first as the starting schema | version | `structure.sql` itself |
+| Rails | `db/migrate/<version>_*.rb` (the SQL of `execute` heredocs and strings in `up`/`change`) and `db/migrate/<version>_*.sql`, with `db/structure.sql` read first as the starting schema | version | `structure.sql` itself, `def down`, Rails' Ruby DSL (`add_index`, ...) |
 | Django | `sqlmigrate` output saved as `<NNNN>_*.sql` | number | |
 | Alembic | `alembic upgrade --sql` output (`-- Running upgrade A -> B`) | the revision chain, whatever the file names | `-- Running downgrade` sections |
 | Prisma | `migrations/<timestamp>_*/migration.sql` | folder name | |

@@ -61,7 +61,10 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), InputError> {
         let path = entry.map_err(read_err)?.path();
         if path.is_dir() {
             walk(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "sql") || is_migration_file(&path) {
+        } else if path.extension().is_some_and(|e| e == "sql")
+            || is_migration_file(&path)
+            || crate::rails::is_rails_migration(&path)
+        {
             out.push(path);
         }
     }

@@ -33,6 +33,7 @@ pub mod output;
 pub mod parse;
 pub mod plpgsql;
 pub mod project;
+pub mod rails;
 pub mod rule;
 pub mod rules;
 pub mod schema;

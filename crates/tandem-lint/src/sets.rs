@@ -3,7 +3,8 @@
 //! column types) is carried from file to file within a set and never across sets.
 //!
 //! Recognised layouts:
-//! - Rails `db/migrate/<version>_*.sql`, with `db/structure.sql` read as the starting schema;
+//! - Rails `db/migrate/<version>_*.rb` (the SQL of their `execute` calls in `up`/`change`) and
+//!   `db/migrate/<version>_*.sql`, with `db/structure.sql` read as the starting schema;
 //! - Django `sqlmigrate` output (`<app>/<NNNN>_*.sql`);
 //! - Alembic `--sql` output (`-- Running upgrade A -> B`; ordered along the revision chain,
 //!   `-- Running downgrade` sections skipped);
@@ -113,6 +114,8 @@ fn classify(path: &Path, head: &str) -> Classified {
     let lower = name.to_ascii_lowercase();
     if crate::input::is_migration_file(path) {
         c.framework = Framework::Tandem;
+    } else if crate::rails::is_rails_migration(path) {
+        c.framework = Framework::Rails;
     } else if lower == "structure.sql" {
         // db/structure.sql belongs to the set in db/migrate.
         c.framework = Framework::Rails;
@@ -321,6 +324,9 @@ fn alembic_order<T>(entries: &mut Vec<T>, step: impl Fn(&T) -> Option<(String, S
 pub fn up_part(path: &Path, text: &str) -> String {
     let head: String = text.chars().take(4096).collect();
     let framework = classify(path, &head).framework;
+    if crate::rails::is_rails_migration(path) {
+        return crate::rails::sql_of(text);
+    }
     // (marker that starts an up section, marker that starts a down section)
     let (up, down): (&[&str], &[&str]) = match framework {
         Framework::Dbmate => (&["-- migrate:up"], &["-- migrate:down"]),
