@@ -17,7 +17,8 @@ fn main() -> ExitCode {
         Box::new(miette::MietteHandlerOpts::new().wrap_lines(false).build())
     }));
     let cli = cli::Cli::parse();
-    // The linter is synchronous and needs no database.
+    // The linter runs before the shared runtime: it starts its own only when --url or --trace
+    // asks for a database.
     #[cfg(feature = "lint")]
     match &cli.command {
         cli::Command::Lint(args) => return commands::lint::run_lint(args, &cli.global),
