@@ -118,10 +118,10 @@ pub enum Command {
     Bluegreen(crate::commands::bluegreen::BluegreenArgs),
     #[cfg(feature = "lint")]
     /// Lint SQL migrations for statements that would block or break production.
-    Lint(tandem_lint::cli::LintArgs),
+    Lint(crate::commands::lint::LintArgs),
     #[cfg(feature = "lint")]
     /// Turn a SQL migration into a tandem migration that does the same change safely.
-    Convert(tandem_lint::cli::ConvertArgs),
+    Convert(crate::commands::lint::ConvertArgs),
 }
 
 #[derive(Args, Debug, Clone)]

@@ -17,11 +17,12 @@ fn main() -> ExitCode {
         Box::new(miette::MietteHandlerOpts::new().wrap_lines(false).build())
     }));
     let cli = cli::Cli::parse();
-    // The linter is synchronous and needs no database.
+    // The linter runs before the shared runtime: it starts its own only when --url or --trace
+    // asks for a database.
     #[cfg(feature = "lint")]
     match &cli.command {
-        cli::Command::Lint(args) => return exit(tandem_lint::cli::run_lint(args)),
-        cli::Command::Convert(args) => return exit(tandem_lint::cli::run_convert(args)),
+        cli::Command::Lint(args) => return commands::lint::run_lint(args, &cli.global),
+        cli::Command::Convert(args) => return commands::lint::run_convert(args),
         _ => {}
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -41,9 +42,4 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
-}
-
-#[cfg(feature = "lint")]
-fn exit(code: i32) -> ExitCode {
-    ExitCode::from(u8::try_from(code).unwrap_or(2))
 }

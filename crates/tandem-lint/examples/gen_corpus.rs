@@ -19,6 +19,8 @@ const TEMPLATES: &[&str] = &[
     "ALTER TABLE users RENAME COLUMN nick_{n} TO nickname_{n};",
     "SET lock_timeout = '2s';",
     "CREATE OR REPLACE FUNCTION touch_{n}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.updated_at := now(); RETURN NEW; END $$;",
+    "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_indexes WHERE indexname = 'do_idx_{n}') THEN CREATE INDEX do_idx_{n} ON orders (status); END IF; END $$;",
+    "UPDATE orders o SET region = c.region FROM customers c WHERE o.customer_id = c.id AND o.id BETWEEN {n} AND {n} + 1000;",
     "COMMENT ON COLUMN users.email IS 'primary contact address {n}';",
     "SELECT u.id, count(o.id) FROM users u LEFT JOIN orders o ON o.user_id = u.id WHERE u.created_at > now() - interval '30 days' GROUP BY u.id HAVING count(o.id) > {n};",
 ];

@@ -20,6 +20,11 @@ pub struct LintConfig {
     /// Treat every file as one transaction, as most migration tools run them.
     #[serde(default)]
     pub assume_in_transaction: bool,
+    /// The session time zone the migrations run with (`timestamp` to `timestamptz` is
+    /// catalog-only under UTC); a `SET TIME ZONE` in a file overrides it.
+    pub time_zone: Option<String>,
+    /// With `--url`: a finding on a table with fewer rows is a note, not an error.
+    pub small_table_rows: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

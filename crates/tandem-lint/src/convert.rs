@@ -18,8 +18,41 @@ struct Op {
     value: Value,
 }
 
-/// Converts a SQL migration to a tandem migration (YAML). Deterministic: same input, same
-/// bytes out.
+/// A conversion: the tandem migration as text (with comments saying why and what to review)
+/// and as tandem-core's typed model, parsed from that very text.
+#[derive(Debug, Clone)]
+pub struct Converted {
+    pub yaml: String,
+    pub migration: tandem_core::Migration,
+}
+
+/// Why a conversion failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConvertError {
+    #[error("PostgreSQL cannot parse this file: {}", .0.message)]
+    Syntax(SyntaxError),
+    #[error("the file has no statement that changes the schema (only settings or transaction control): there is nothing to convert")]
+    Nothing,
+    /// A bug in convert: what it wrote is not a tandem migration.
+    #[error("internal error: `tandem convert` wrote a migration tandem cannot read ({0}); please report it with the SQL file")]
+    Internal(String),
+}
+
+/// Converts a SQL migration to a tandem migration named `name`. The output is checked by
+/// parsing it with tandem-core's strict migration parser: what is returned is a valid
+/// [`tandem_core::Migration`]. Deterministic: same input, same bytes out.
+pub fn convert_migration(name: &str, sql: &str) -> Result<Converted, ConvertError> {
+    let yaml = convert(sql).map_err(ConvertError::Syntax)?;
+    if yaml.contains("operations: []") {
+        // tandem-core requires at least one operation.
+        return Err(ConvertError::Nothing);
+    }
+    let migration = tandem_core::Migration::parse(name, &format!("{name}.yaml"), &yaml, false)
+        .map_err(|e| ConvertError::Internal(e.to_string()))?;
+    Ok(Converted { yaml, migration })
+}
+
+/// Converts a SQL migration to a tandem migration (YAML text).
 pub fn convert(sql: &str) -> Result<String, SyntaxError> {
     let stmts = parse::parse(sql)?;
     let mut ops: Vec<Op> = Vec::new();

@@ -1,6 +1,7 @@
 //! Runs the rules over a file: parse once, then every statement through every enabled rule.
 
 use crate::config::{LintConfig, DEFAULT_PG_VERSION};
+use crate::facts::Facts;
 use crate::finding::{Finding, SYNTAX_ERROR};
 use crate::lexer;
 use crate::locks;
@@ -16,6 +17,7 @@ pub struct Linter {
     rules: Vec<&'static Rule>,
     pg_version: u32,
     assume_in_transaction: bool,
+    time_zone: Option<String>,
     run: RunState,
 }
 
@@ -31,7 +33,36 @@ impl Linter {
                 .or(config.pg_version)
                 .unwrap_or(DEFAULT_PG_VERSION),
             assume_in_transaction: config.assume_in_transaction,
+            time_zone: config.time_zone.clone(),
             run: RunState::default(),
+        }
+    }
+
+    /// Uses what a live database says about the tables (`--url`).
+    pub fn with_facts(mut self, facts: Facts) -> Self {
+        self.run.facts = facts;
+        self
+    }
+
+    /// Starts a new migration set: what earlier sets taught (tables, column types) is
+    /// forgotten, the live facts are kept.
+    pub fn start_set(&mut self) {
+        let facts = std::mem::take(&mut self.run.facts);
+        self.run = RunState {
+            facts,
+            ..RunState::default()
+        };
+    }
+
+    /// Learns from a schema file (Rails' `structure.sql`) without reporting anything on it.
+    pub fn learn(&mut self, sql: &str) {
+        let Ok(stmts) = parse::parse(sql) else {
+            return;
+        };
+        let mut state = FileState::new(false, None);
+        for stmt in &stmts {
+            let taken = locks::locks_of(&stmt.node);
+            state.apply(&mut self.run, &stmt.node, &taken, stmt.start, 0);
         }
     }
 
@@ -41,6 +72,7 @@ impl Linter {
             rules,
             pg_version,
             assume_in_transaction: false,
+            time_zone: None,
             run: RunState::default(),
         }
     }
@@ -66,6 +98,17 @@ impl Linter {
             };
         let stmts = match parse::parse(sql) {
             Ok(s) => s,
+            Err(e) if e.missing_semicolon => {
+                let end = (e.offset + 1).min(sql.len());
+                return vec![finding(
+                    e.offset,
+                    end,
+                    SYNTAX_ERROR,
+                    Severity::Error,
+                    e.message,
+                    "Add `;` here; no other statement of this file was checked.".to_string(),
+                )];
+            }
             Err(e) => {
                 let end = (e.offset + 1).min(sql.len());
                 return vec![finding(
@@ -80,9 +123,9 @@ impl Linter {
             }
         };
         let mut out = Vec::new();
-        let mut state = FileState::new(self.assume_in_transaction);
+        let mut state = FileState::new(self.assume_in_transaction, self.time_zone.clone());
         for stmt in &stmts {
-            let taken = locks::locks_of(&stmt.node);
+            let taken = self.resolve_indexes(locks::locks_of(&stmt.node));
             let ignored = ignored_rules(sql, stmt);
             let cx = StmtCx {
                 node: &stmt.node,
@@ -99,7 +142,9 @@ impl Linter {
                 }
                 if rule.exempt_new_tables
                     && !taken.is_empty()
-                    && taken.iter().all(|t| state.created.contains(&t.table))
+                    && taken
+                        .iter()
+                        .all(|t| state.is_fresh(&t.table) || self.run.facts.is_absent(&t.table))
                 {
                     continue;
                 }
@@ -110,15 +155,18 @@ impl Linter {
                         Some(h) => format!("{h}\n{}", rule.help),
                         None => rule.help.to_string(),
                     };
-                    let start = hit.location.filter(|l| *l < stmt.end).unwrap_or(stmt.start);
-                    out.push(finding(
-                        start,
-                        stmt.end,
-                        rule.id,
-                        rule.severity,
-                        hit.message,
-                        help,
-                    ));
+                    // A finding on one node (a column, a constraint) underlines that node.
+                    let (start, end) =
+                        match hit.location.filter(|l| *l > stmt.start && *l < stmt.end) {
+                            Some(l) => (l, parse::node_end(sql, l, stmt.end)),
+                            None => (stmt.start, stmt.end),
+                        };
+                    let mut message = hit.message;
+                    if stmt.in_do_block.is_some() {
+                        message.push_str(" (run by the DO block)");
+                    }
+                    let severity = self.weigh(rule, &taken, &mut message);
+                    out.push(finding(start, end, rule.id, severity, message, help));
                 }
             }
             let line = index.position(sql, stmt.start).0;
@@ -139,6 +187,46 @@ impl Linter {
         }
         out.sort_by_key(|f| (f.line, f.column));
         out
+    }
+
+    /// `DROP INDEX` locks the index's table, which the statement does not name: use the
+    /// table when the linted files created the index.
+    fn resolve_indexes(&self, mut taken: Vec<locks::Taken>) -> Vec<locks::Taken> {
+        for t in &mut taken {
+            if matches!(
+                t.action,
+                locks::Action::DropIndex | locks::Action::DropIndexConcurrently
+            ) {
+                if let Some(table) = self.run.schema.index_table(&t.table) {
+                    t.table = table.to_string();
+                }
+            }
+        }
+        taken
+    }
+
+    /// A lock or scan finding's severity and message in the light of the live facts: on a
+    /// table smaller than the threshold it is a note; on a known table, the message says what
+    /// the danger costs.
+    fn weigh(&self, rule: &Rule, taken: &[locks::Taken], message: &mut String) -> Severity {
+        let facts = &self.run.facts;
+        if rule.lock.is_none() || !facts.is_known() {
+            return rule.severity;
+        }
+        let Some(t) = locks::strongest(taken) else {
+            return rule.severity;
+        };
+        if let Some(cost) = facts.cost(&t.table) {
+            message.push_str(&format!(" ({cost})"));
+        }
+        if facts.is_small(&t.table) {
+            message.push_str(&format!(
+                "; a note only: under {} rows (`small_table_rows`)",
+                facts.small_table_rows
+            ));
+            return Severity::Note;
+        }
+        rule.severity
     }
 }
 

@@ -3,6 +3,7 @@
 
 use crate::source::Placement;
 use std::path::{Path, PathBuf};
+use tandem_core::Operation;
 
 /// One piece of SQL to lint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,7 +61,10 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), InputError> {
         let path = entry.map_err(read_err)?.path();
         if path.is_dir() {
             walk(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "sql") || is_migration_file(&path) {
+        } else if path.extension().is_some_and(|e| e == "sql")
+            || is_migration_file(&path)
+            || crate::rails::is_rails_migration(&path)
+        {
             out.push(path);
         }
     }
@@ -76,37 +80,38 @@ pub fn units(path: &Path, text: &str, explicit: bool) -> Result<Vec<SqlUnit>, In
             placement: Placement::Whole,
         }]);
     }
-    let invalid = |message: String| InputError::Migration {
-        path: path.display().to_string(),
-        message,
-    };
-    let doc: serde_norway::Value = match serde_norway::from_str(text) {
-        Ok(v) => v,
-        Err(_) if !explicit => return Ok(Vec::new()),
-        Err(e) => return Err(invalid(e.to_string())),
-    };
-    let Some(ops) = doc.get("operations").and_then(|o| o.as_sequence()) else {
-        if explicit {
-            return Err(invalid("it has no `operations` list".into()));
-        }
-        return Ok(Vec::new());
-    };
+    let name = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("migration");
+    let is_json = path.extension().is_some_and(|e| e == "json");
+    let migration =
+        match tandem_core::Migration::parse(name, &path.display().to_string(), text, is_json) {
+            Ok(m) => m,
+            // A YAML/JSON file found while searching a folder may be anything (CI config, ...).
+            Err(_) if !explicit => return Ok(Vec::new()),
+            Err(e) => {
+                return Err(InputError::Migration {
+                    path: path.display().to_string(),
+                    message: e.to_string(),
+                })
+            }
+        };
     let keys = sql_key_lines(text);
     let mut out = Vec::new();
-    let mut sql_index = 0;
-    for op in ops {
-        let Some(sql) = op.get("sql") else { continue };
+    let raw_sql = migration.operations.iter().filter_map(|op| match op {
+        Operation::Sql(raw) => Some(raw),
+        _ => None,
+    });
+    for (sql_index, raw) in raw_sql.enumerate() {
         let lines = keys.get(sql_index);
-        sql_index += 1;
-        for (field, line) in [
-            ("up", lines.and_then(|l| l.up)),
-            ("down", lines.and_then(|l| l.down)),
+        for (sql, line) in [
+            (Some(&raw.up), lines.and_then(|l| l.up)),
+            (raw.down.as_ref(), lines.and_then(|l| l.down)),
         ] {
-            let Some(s) = sql.get(field).and_then(|v| v.as_str()) else {
-                continue;
-            };
+            let Some(sql) = sql else { continue };
             out.push(SqlUnit {
-                sql: s.to_string(),
+                sql: sql.clone(),
                 placement: line.map_or(Placement::Inline { line: 1, column: 1 }, |l| {
                     placement(text, l)
                 }),
@@ -188,28 +193,28 @@ mod tests {
 
     #[test]
     fn finds_sql_operations_and_their_lines() {
-        let yaml = "operations:\n  - create_table:\n      name: t\n  - sql:\n      up: CREATE INDEX i ON t (c)\n      down: DROP INDEX i\n  - sql:\n      up: |\n        SELECT 1;\n        DROP TABLE x;\n";
+        let yaml = "operations:\n  - sql:\n      up: CREATE INDEX i ON t (c)\n      down: DROP INDEX i\n  - sql:\n      up: |\n        SELECT 1;\n        DROP TABLE x;\n";
         let u = units(Path::new("m.yaml"), yaml, true).unwrap();
         assert_eq!(u.len(), 3);
         assert_eq!(u[0].sql, "CREATE INDEX i ON t (c)");
         assert_eq!(
             u[0].placement,
             Placement::Inline {
-                line: 5,
+                line: 3,
                 column: 11
             }
         );
         assert_eq!(
             u[1].placement,
             Placement::Inline {
-                line: 6,
+                line: 4,
                 column: 13
             }
         );
         assert_eq!(
             u[2].placement,
             Placement::Block {
-                first_line: 9,
+                first_line: 7,
                 indent: 8
             }
         );

@@ -40,6 +40,9 @@ pub enum Action {
     Vacuum,
     Cluster,
     CreateTrigger,
+    DropTrigger,
+    Policy,
+    SetLogged,
     RefreshMatview,
     RefreshMatviewConcurrently,
     Update,
@@ -166,6 +169,22 @@ pub const LOCK_TABLE: &[(Action, LockMode, &str)] = &[
         "CREATE TRIGGER",
     ),
     (
+        Action::DropTrigger,
+        LockMode::AccessExclusive,
+        "DROP TRIGGER",
+    ),
+    // CREATE/ALTER/DROP POLICY: PostgreSQL's policy.c opens the table AccessExclusiveLock.
+    (
+        Action::Policy,
+        LockMode::AccessExclusive,
+        "CREATE/ALTER/DROP POLICY",
+    ),
+    (
+        Action::SetLogged,
+        LockMode::AccessExclusive,
+        "SET LOGGED/UNLOGGED",
+    ),
+    (
         Action::RefreshMatview,
         LockMode::AccessExclusive,
         "REFRESH MATERIALIZED VIEW",
@@ -238,6 +257,23 @@ pub fn locks_of(node: &NodeEnum) -> Vec<Taken> {
                 ObjectType::ObjectTable | ObjectType::ObjectMatview => {
                     objects.into_iter().for_each(|o| push(Action::DropTable, o))
                 }
+                // `DROP TRIGGER t ON tab` / `DROP POLICY p ON tab`: the object is
+                // [schema.]table.name; the table is the part before the last.
+                ObjectType::ObjectTrigger | ObjectType::ObjectPolicy => {
+                    let a = if s.remove_type() == ObjectType::ObjectTrigger {
+                        Action::DropTrigger
+                    } else {
+                        Action::Policy
+                    };
+                    for o in &s.objects {
+                        if let Some(NodeEnum::List(l)) = &o.node {
+                            let parts = ast::strings(&l.items);
+                            if parts.len() >= 2 {
+                                push(a, parts[parts.len() - 2].to_string());
+                            }
+                        }
+                    }
+                }
                 _ => {}
             }
         }
@@ -296,6 +332,8 @@ pub fn locks_of(node: &NodeEnum) -> Vec<Taken> {
         NodeEnum::CreateTrigStmt(s) => {
             push(Action::CreateTrigger, ast::rv_name(s.relation.as_ref()))
         }
+        NodeEnum::CreatePolicyStmt(s) => push(Action::Policy, ast::rv_name(s.table.as_ref())),
+        NodeEnum::AlterPolicyStmt(s) => push(Action::Policy, ast::rv_name(s.table.as_ref())),
         NodeEnum::RefreshMatViewStmt(s) => {
             let a = if s.concurrent {
                 Action::RefreshMatviewConcurrently
@@ -351,6 +389,7 @@ fn alter_action(cmd: &pg_query::protobuf::AlterTableCmd) -> Action {
         },
         At::AtDetachPartitionFinalize => Action::DetachPartitionConcurrently,
         At::AtSetStatistics | At::AtClusterOn | At::AtDropCluster => Action::SetStatistics,
+        At::AtSetLogged | At::AtSetUnLogged => Action::SetLogged,
         At::AtEnableTrig
         | At::AtEnableAlwaysTrig
         | At::AtEnableReplicaTrig
@@ -407,5 +446,18 @@ mod tests {
         assert_eq!(first("LOCK TABLE t IN SHARE MODE")[0].mode, LockMode::Share);
         assert_eq!(first("VACUUM (FULL) t")[0].action, Action::VacuumFull);
         assert_eq!(first("VACUUM FULL t")[0].action, Action::VacuumFull);
+        assert_eq!(first("DROP TRIGGER trg ON s.orders")[0].table, "orders");
+        assert_eq!(
+            first("DROP POLICY p ON orders")[0].mode,
+            LockMode::AccessExclusive
+        );
+        assert_eq!(
+            first("CREATE POLICY p ON orders USING (true)")[0].mode,
+            LockMode::AccessExclusive
+        );
+        assert_eq!(
+            first("ALTER TABLE t SET UNLOGGED")[0].action,
+            Action::SetLogged
+        );
     }
 }

@@ -14,6 +14,8 @@ pub struct Statement {
     /// previous statement's line to the end of this statement's last line.
     pub comment_start: usize,
     pub comment_end: usize,
+    /// For a statement run by a `DO` block's PL/pgSQL body: the byte offset of that `DO`.
+    pub in_do_block: Option<usize>,
 }
 
 impl Statement {
@@ -27,14 +29,14 @@ impl Statement {
 pub struct SyntaxError {
     pub message: String,
     pub offset: usize,
+    /// The text up to `offset` parses, and a new statement starts there: the `;` that ends
+    /// the statement before `offset` is missing.
+    pub missing_semicolon: bool,
 }
 
 /// Parses all statements of `sql`.
 pub fn parse(sql: &str) -> Result<Vec<Statement>, SyntaxError> {
-    let parsed = pg_query::parse(sql, 0).map_err(|e| SyntaxError {
-        message: error_message(&e),
-        offset: error_offset(sql),
-    })?;
+    let parsed = pg_query::parse(sql, 0).map_err(|e| syntax_error(sql, &e))?;
     let raw = parsed.protobuf.stmts;
     let mut out = Vec::with_capacity(raw.len());
     for stmt in raw {
@@ -55,10 +57,69 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, SyntaxError> {
             end,
             comment_start: loc,
             comment_end: len_end,
+            in_do_block: None,
         });
     }
     attach_trailing_comments(sql, &mut out);
-    Ok(out)
+    Ok(crate::plpgsql::expand_do_blocks(sql, out))
+}
+
+fn syntax_error(sql: &str, e: &pg_query::Error) -> SyntaxError {
+    let offset = error_offset(sql);
+    // A statement starting on its own line where the parser gave up, after text that parses
+    // alone: the previous statement lacks its `;` (say so, as squawk does, rather than blame
+    // the statement that follows).
+    let before = sql.get(..offset).unwrap_or("");
+    let line_start = before.rfind('\n').map_or(0, |p| p + 1);
+    let starts_line = before[line_start..].trim().is_empty();
+    let rest = sql.get(offset..).unwrap_or("");
+    let next_stmt = rest.split(';').next().unwrap_or("");
+    if starts_line
+        && !before.trim().is_empty()
+        && pg_query::parse(before, 0).is_ok()
+        && pg_query::parse(next_stmt, 0).is_ok()
+    {
+        let end = lexer::trim_end(sql, 0, offset);
+        return SyntaxError {
+            message: "missing `;` at the end of this statement: PostgreSQL reads the next statement as part of it".to_string(),
+            offset: end.saturating_sub(1),
+            missing_semicolon: true,
+        };
+    }
+    SyntaxError {
+        message: error_message(e),
+        offset,
+        missing_semicolon: false,
+    }
+}
+
+/// The end of the node starting at byte `start` of a statement ending at `stmt_end`: up to the
+/// `,` or `)` that closes it (a column definition, a constraint), so that a finding about one
+/// column underlines that column, not the whole `CREATE TABLE`.
+pub fn node_end(sql: &str, start: usize, stmt_end: usize) -> usize {
+    let Some(text) = sql.get(start..stmt_end) else {
+        return stmt_end;
+    };
+    let Ok(tokens) = pg_query::scan_tokens(text) else {
+        return stmt_end;
+    };
+    let mut depth = 0i32;
+    let mut end = stmt_end;
+    for t in &tokens {
+        let (ts, te) = (
+            usize::try_from(t.start).unwrap_or(0),
+            usize::try_from(t.end).unwrap_or(0),
+        );
+        match text.get(ts..te) {
+            Some("(") => depth += 1,
+            Some(")") if depth == 0 => return end.min(start + ts).max(start),
+            Some(")") => depth -= 1,
+            Some(",") if depth == 0 => return end.min(start + ts).max(start),
+            _ => {}
+        }
+        end = start + te;
+    }
+    stmt_end
 }
 
 /// The comments that belong to a statement: those after the end of the previous
@@ -139,5 +200,25 @@ mod tests {
         assert_eq!(&sql[err.offset..err.offset + 6], "DEFALT");
         let err = parse("SELECT (1").unwrap_err();
         assert_eq!(err.offset, 9);
+    }
+
+    #[test]
+    fn a_missing_semicolon_is_named_at_the_statement_that_lacks_it() {
+        let sql = "ALTER TABLE a ADD COLUMN b int\nCREATE INDEX i ON a (b);";
+        let err = parse(sql).unwrap_err();
+        assert!(err.missing_semicolon, "{err:?}");
+        assert!(err.message.contains("missing `;`"));
+        assert!(err.offset < sql.find("CREATE").unwrap());
+        let err = parse("ALTER TABLE a ADD COLUMN b int DEFALT 0;").unwrap_err();
+        assert!(!err.missing_semicolon);
+    }
+
+    #[test]
+    fn node_end_stops_at_the_end_of_one_column() {
+        let sql = "CREATE TABLE t (a int, b json NOT NULL, c text)";
+        let b = sql.find("b json").unwrap();
+        assert_eq!(&sql[b..node_end(sql, b, sql.len())], "b json NOT NULL");
+        let c = sql.find("c text").unwrap();
+        assert_eq!(&sql[c..node_end(sql, c, sql.len())], "c text");
     }
 }

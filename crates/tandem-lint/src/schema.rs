@@ -10,9 +10,16 @@ use std::collections::HashMap;
 #[derive(Debug, Default, Clone)]
 pub struct Schema {
     tables: HashMap<String, HashMap<String, TypeInfo>>,
+    /// Index name → its table, for the indexes the linted files created (`DROP INDEX` does
+    /// not name the table).
+    indexes: HashMap<String, String>,
 }
 
 impl Schema {
+    pub fn index_table(&self, index: &str) -> Option<&str> {
+        self.indexes.get(index).map(String::as_str)
+    }
+
     pub fn column_type(&self, table: &str, column: &str) -> Option<&TypeInfo> {
         self.tables.get(table)?.get(column)
     }
@@ -76,6 +83,15 @@ impl Schema {
                         }
                     }
                     _ => {}
+                }
+            }
+            NodeEnum::IndexStmt(s) if !s.idxname.is_empty() => {
+                self.indexes
+                    .insert(s.idxname.clone(), ast::rv_name(s.relation.as_ref()));
+            }
+            NodeEnum::DropStmt(s) if s.remove_type() == ObjectType::ObjectIndex => {
+                for i in ast::drop_objects(s) {
+                    self.indexes.remove(&i);
                 }
             }
             NodeEnum::DropStmt(s) if s.remove_type() == ObjectType::ObjectTable => {

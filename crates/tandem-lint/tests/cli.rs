@@ -1,9 +1,10 @@
-//! The command line: exit codes, parse errors, ignore comments, tandem.toml, every output
-//! format, migration files, and convert.
+//! Linting paths as the command line does (the binary's own tests are in tandem-cli): parse
+//! errors, ignore comments, tandem.toml, every output format, migration files, and convert.
 
 use std::path::{Path, PathBuf};
-use tandem_lint::cli::{exit_code, lint_files, run_convert, run_lint, ConvertArgs, LintArgs};
 use tandem_lint::config::LintConfig;
+use tandem_lint::facts::Facts;
+use tandem_lint::lint_paths;
 use tandem_lint::output::{render, Format};
 
 fn tmp(name: &str, files: &[(&str, &str)]) -> PathBuf {
@@ -16,46 +17,41 @@ fn tmp(name: &str, files: &[(&str, &str)]) -> PathBuf {
     dir
 }
 
-fn args(paths: Vec<PathBuf>) -> LintArgs {
-    LintArgs {
-        paths,
-        pg_version: None,
-        format: Format::Json,
-        config: None,
-        assume_in_transaction: false,
-        list_rules: false,
-    }
-}
-
 fn lint(path: &Path, config: &LintConfig) -> Vec<tandem_lint::Finding> {
-    let files = tandem_lint::input::collect(&[path.to_path_buf()]).unwrap();
-    lint_files(&files, &[path.to_path_buf()], config, None).0
+    lint_paths(&[path.to_path_buf()], config, None, Facts::default())
+        .unwrap()
+        .findings
 }
 
 #[test]
-fn exit_codes() {
+fn a_parse_error_in_one_file_does_not_stop_the_others() {
     let dir = tmp(
         "exit",
         &[
-            (
-                "clean.sql",
-                "SET lock_timeout = '2s';\nCREATE INDEX CONCURRENTLY i ON t (c);\n",
-            ),
             ("bad.sql", "CREATE INDEX i ON t (c);\n"),
             ("broken.sql", "CREATE INDEX ON;\n"),
         ],
     );
-    assert_eq!(run_lint(&args(vec![dir.join("clean.sql")])), 0);
-    assert_eq!(run_lint(&args(vec![dir.join("bad.sql")])), 1);
-    assert_eq!(run_lint(&args(vec![dir.join("broken.sql")])), 2);
-    assert_eq!(run_lint(&args(vec![dir.join("missing.sql")])), 2);
-    // A parse error in one file does not stop the others from being linted.
-    let all = lint(&dir, &LintConfig::default());
-    assert!(all.iter().any(|f| f.rule == "syntax-error"));
-    assert!(all
+    let report = lint_paths(
+        std::slice::from_ref(&dir),
+        &LintConfig::default(),
+        None,
+        Facts::default(),
+    )
+    .unwrap();
+    assert!(report.findings.iter().any(|f| f.rule == "syntax-error"));
+    assert!(report
+        .findings
         .iter()
         .any(|f| f.rule == "require-concurrent-index-creation"));
-    assert_eq!(exit_code(&all, false), 2);
+    assert!(report.has_input_errors());
+    assert!(lint_paths(
+        &[dir.join("missing.sql")],
+        &LintConfig::default(),
+        None,
+        Facts::default()
+    )
+    .is_err());
 }
 
 #[test]
@@ -108,23 +104,14 @@ fn tandem_toml_enables_and_disables_rules() {
     assert!(LintConfig::parse("[lint]\ndisable = [\"no-such-rule\"]\n")
         .unwrap_err()
         .contains("no-such-rule"));
-    // Through the CLI, with --config.
-    let toml = dir.join("tandem.toml");
-    std::fs::write(
-        &toml,
-        "[lint]\ndisable = [\"prefer-jsonb\", \"prefer-bigint-keys\"]\n",
-    )
-    .unwrap();
-    let mut a = args(vec![dir.join("m.sql")]);
-    a.config = Some(toml);
-    assert_eq!(run_lint(&a), 0);
 }
 
 #[test]
 fn every_output_format() {
     let dir = tmp("formats", &[("m.sql", "-- c\nCREATE INDEX i ON t (c);\n")]);
     let files = vec![dir.join("m.sql")];
-    let (f, sources, _) = lint_files(&files, &files, &LintConfig::default(), None);
+    let report = lint_paths(&files, &LintConfig::default(), None, Facts::default()).unwrap();
+    let (f, sources) = (report.findings, report.sources);
     let file = dir.join("m.sql").display().to_string();
 
     let json: serde_json::Value =
@@ -230,21 +217,4 @@ COMMIT;
         .as_str()
         .unwrap()
         .starts_with("TODO"));
-    // Through the CLI, to a file.
-    let dir = tmp("convert", &[("m.sql", sql)]);
-    let out = dir.join("m.yaml");
-    let code = run_convert(&ConvertArgs {
-        file: dir.join("m.sql"),
-        output: Some(out.clone()),
-    });
-    assert_eq!(code, 0);
-    assert_eq!(std::fs::read_to_string(out).unwrap(), got);
-    let broken = tmp("convert-broken", &[("m.sql", "ALTER TABLE;")]);
-    assert_eq!(
-        run_convert(&ConvertArgs {
-            file: broken.join("m.sql"),
-            output: None
-        }),
-        2
-    );
 }

@@ -25,12 +25,12 @@ enum Verification {
 }
 
 /// A connection and the description of where it goes (never with the password).
-pub(crate) struct Connection {
+pub struct Connection {
     pub client: Client,
     pub target: String,
 }
 
-pub(crate) async fn connect(options: &ConnectOptions) -> Result<Connection, Error> {
+pub async fn connect(options: &ConnectOptions) -> Result<Connection, Error> {
     let (mut config, verification) = match &options.url {
         Some(url) => from_url(url)?,
         None => from_env()?,

@@ -28,7 +28,7 @@ mod text;
 mod verify;
 
 pub use backfill::BackfillSettings;
-pub use connect::ConnectOptions;
+pub use connect::{connect, ConnectOptions, Connection};
 pub use engine::{Engine, Finished, Settings, StartOutcome, Status};
 pub use error::{db_message, Error, Result};
 pub use events::{Event, Reporter, Silent};

@@ -2,6 +2,10 @@
 
 pub mod bluegreen;
 pub mod mysql;
+#[cfg(feature = "lint")]
+pub mod lint;
+#[cfg(feature = "lint")]
+mod lint_trace;
 mod show;
 pub mod url;
 

@@ -23,11 +23,17 @@ pub fn render(findings: &[Finding], sources: &Sources) -> String {
         .iter()
         .filter(|f| f.severity == crate::Severity::Error)
         .count();
-    let warnings = findings.len() - errors;
+    let notes = findings
+        .iter()
+        .filter(|f| f.severity == crate::Severity::Note)
+        .count();
+    let warnings = findings.len() - errors - notes;
     if findings.is_empty() {
         out.push_str("no problems found\n");
     } else {
-        out.push_str(&format!("{errors} error(s), {warnings} warning(s)\n"));
+        out.push_str(&format!(
+            "{errors} error(s), {warnings} warning(s), {notes} note(s)\n"
+        ));
     }
     out
 }

@@ -29,19 +29,19 @@ fn check(cx: &StmtCx<'_>, out: &mut Vec<Hit>) {
         if c.contype() != ConstrType::ConstrCheck || c.skip_validation || !c.is_enforced {
             continue;
         }
-        let name = if c.conname.is_empty() {
-            "the constraint".to_string()
-        } else {
-            format!("`{}`", c.conname)
-        };
         let expr = c
             .raw_expr
             .as_deref()
             .and_then(ast::expr_sql)
             .unwrap_or_else(|| "...".into());
+        let name = if c.conname.is_empty() {
+            format!("CHECK ({expr})")
+        } else {
+            format!("CHECK constraint `{}`", c.conname)
+        };
         out.push(
             Hit::new(format!(
-                "adding CHECK {name} scans all of `{table}` under ACCESS EXCLUSIVE to validate it"
+                "adding {name} scans all of `{table}` under ACCESS EXCLUSIVE to validate it"
             ))
             .at(c.location)
             .help(format!(

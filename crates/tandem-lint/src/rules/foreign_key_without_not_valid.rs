@@ -39,8 +39,13 @@ fn check(cx: &StmtCx<'_>, out: &mut Vec<Hit>) {
             ));
         }
     }
-    // `ADD COLUMN ... REFERENCES` creates the same constraint, validated.
+    // `ADD COLUMN ... REFERENCES` creates the same constraint, validated; but a new column
+    // with no default is NULL in every row, so there is nothing to check and PostgreSQL
+    // skips the scan.
     for (table, col) in ast::added_columns(cx.node) {
+        if !has_non_null_default(col) {
+            continue;
+        }
         for c in ast::column_constraints(col) {
             if c.contype() == ConstrType::ConstrForeign && !c.skip_validation {
                 out.push(fk_hit(
@@ -63,4 +68,10 @@ fn fk_hit(table: &str, name: &str, referenced: &str, location: i32) -> Hit {
     .help(format!(
         "Add it with NOT VALID, then in another transaction:\n  ALTER TABLE {table} VALIDATE CONSTRAINT {name};"
     ))
+}
+
+/// A default other than `NULL`: existing rows get a value the foreign key must check.
+fn has_non_null_default(col: &pg_query::protobuf::ColumnDef) -> bool {
+    ast::column_default(col)
+        .is_some_and(|d| !matches!(&d.node, Some(pg_query::NodeEnum::AConst(c)) if c.isnull))
 }

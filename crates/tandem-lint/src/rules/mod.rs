@@ -24,6 +24,7 @@ pub mod require_concurrent_reindex;
 pub mod require_lock_timeout;
 pub mod rewriting_type_change;
 pub mod serial_column_on_existing_table;
+pub mod set_logged_unlogged;
 pub mod set_not_null_without_check;
 pub mod statements_after_access_exclusive;
 pub mod stored_generated_column;
@@ -54,6 +55,7 @@ pub const REGISTRY: &[&Rule] = &[
     &rewriting_type_change::RULE,
     &volatile_default::RULE,
     &stored_generated_column::RULE,
+    &set_logged_unlogged::RULE,
     &serial_column_on_existing_table::RULE,
     &rename_column::RULE,
     &rename_table::RULE,

@@ -31,10 +31,20 @@ fn check(cx: &StmtCx<'_>, out: &mut Vec<Hit>) {
     if s.remove_type() != ObjectType::ObjectIndex || s.concurrent {
         return;
     }
-    let names = ast::drop_objects(s).join(", ");
+    let indexes = ast::drop_objects(s);
+    let names = indexes.join(", ");
+    let tables: Vec<String> = indexes
+        .iter()
+        .filter_map(|i| cx.run.schema.index_table(i).map(|t| format!("`{t}`")))
+        .collect();
+    let on = if tables.len() == indexes.len() {
+        format!("its table {}", tables.join(", "))
+    } else {
+        "the table it indexes (DROP INDEX does not name it)".to_string()
+    };
     out.push(
         Hit::new(format!(
-            "DROP INDEX {names} takes ACCESS EXCLUSIVE on its table, blocking reads and writes"
+            "DROP INDEX {names} takes ACCESS EXCLUSIVE on {on}, blocking reads and writes"
         ))
         .help(format!(
             "Run instead: DROP INDEX CONCURRENTLY IF EXISTS {names};"

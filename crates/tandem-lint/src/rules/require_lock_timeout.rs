@@ -2,7 +2,7 @@
 
 use crate::finding::Severity;
 use crate::rule::{Hit, Rule};
-use crate::state::StmtCx;
+use crate::state::{needs_lock_timeout, StmtCx};
 use tandem_core::locks::LockMode;
 
 pub const RULE: Rule = Rule {
@@ -23,24 +23,34 @@ migration and retry on failure; tandem sets it for every step and retries with b
     finish: None,
 };
 
+/// Said once per transaction (or per file outside one), at the first statement that needs
+/// the timeout: the statements after it wait the same way, and the fix is the same line.
 fn check(cx: &StmtCx<'_>, out: &mut Vec<Hit>) {
-    if cx.file.lock_timeout_set {
+    if cx.file.lock_timeout_warned || !needs_lock_timeout(cx.locks, cx.file) {
         return;
     }
     let Some(t) = cx.blocking_lock() else { return };
-    if !(t.mode.blocks_reads() || t.mode.blocks_writes()) {
-        return;
-    }
     let what = if t.mode.blocks_reads() {
         "reads and writes"
     } else {
         "writes"
     };
+    let scope = if cx.file.in_transaction {
+        "this transaction"
+    } else {
+        "this file"
+    };
+    // An unresolved `DROP INDEX` lock still carries the index's name.
+    let unresolved_index = matches!(cx.node, pg_query::NodeEnum::DropStmt(s)
+        if crate::ast::drop_objects(s).contains(&t.table));
+    let table = if matches!(t.action, crate::locks::Action::DropIndex) && unresolved_index {
+        format!("the table of index `{}`", t.table)
+    } else {
+        format!("`{}`", t.table)
+    };
     out.push(Hit::new(format!(
-        "{} waits for {} on `{}` with no lock_timeout: while it waits, {what} on `{}` queue behind it",
+        "{} waits for {} on {table} with no lock_timeout: while it waits, {what} on it queue behind it (reported once for {scope}, at the first statement that needs the timeout)",
         t.action.label(),
         t.mode,
-        t.table,
-        t.table
     )));
 }

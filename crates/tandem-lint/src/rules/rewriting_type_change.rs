@@ -27,8 +27,10 @@ beyond an instant.",
     finish: None,
 };
 
-/// Whether changing `old` to `new` is binary compatible (no rewrite, no scan).
-pub fn is_catalog_only(old: &TypeInfo, new: &TypeInfo) -> bool {
+/// Whether changing `old` to `new` is binary compatible (no rewrite, no scan). `utc`: the
+/// session time zone is UTC, where PostgreSQL 12+ changes timestamp to timestamptz (and
+/// back) in the catalog only, as the stored values do not change.
+pub fn is_catalog_only(old: &TypeInfo, new: &TypeInfo, utc: bool) -> bool {
     if old.array != new.array {
         return false;
     }
@@ -48,6 +50,9 @@ pub fn is_catalog_only(old: &TypeInfo, new: &TypeInfo) -> bool {
                     && !old.mods.is_empty())
         }
         ("cidr", "inet") => true,
+        ("timestamp", "timestamptz") | ("timestamptz", "timestamp") => {
+            utc && (new.mods.is_empty() || widens(&old.mods, &new.mods))
+        }
         (o, n) => o == n && old.mods == new.mods,
     }
 }
@@ -64,7 +69,19 @@ fn check(cx: &StmtCx<'_>, out: &mut Vec<Hit>) {
         // USING means PostgreSQL must compute every value again.
         let using = def.raw_default.is_some();
         let message = match cx.run.schema.column_type(&table, col) {
-            Some(old) if !using && is_catalog_only(old, &new) => continue,
+            Some(old) if !using && is_catalog_only(old, &new, cx.file.utc_session()) => continue,
+            Some(old)
+                if matches!(
+                    (old.name.as_str(), new.name.as_str()),
+                    ("timestamp", "timestamptz") | ("timestamptz", "timestamp")
+                ) && !using =>
+            {
+                format!(
+                    "changing `{table}.{col}` from {} to {} rewrites the table under ACCESS EXCLUSIVE unless the session time zone is UTC (then it is catalog-only); set `SET TIME ZONE 'UTC';` before it, or `time_zone = \"UTC\"` in tandem.toml's [lint] if your migrations run in UTC",
+                    old.display(),
+                    new.display()
+                )
+            }
             Some(old) => format!(
                 "changing `{table}.{col}` from {} to {} rewrites the table and its indexes under ACCESS EXCLUSIVE",
                 old.display(),
@@ -96,22 +113,46 @@ mod tests {
 
     #[test]
     fn knows_the_catalog_only_changes() {
-        assert!(is_catalog_only(&t("varchar", &[10]), &t("varchar", &[20])));
-        assert!(is_catalog_only(&t("varchar", &[10]), &t("text", &[])));
+        assert!(is_catalog_only(
+            &t("timestamp", &[]),
+            &t("timestamptz", &[]),
+            true
+        ));
+        assert!(is_catalog_only(
+            &t("varchar", &[10]),
+            &t("varchar", &[20]),
+            false
+        ));
+        assert!(is_catalog_only(
+            &t("varchar", &[10]),
+            &t("text", &[]),
+            false
+        ));
         assert!(is_catalog_only(
             &t("numeric", &[10, 2]),
-            &t("numeric", &[12, 2])
+            &t("numeric", &[12, 2]),
+            false
         ));
-        assert!(is_catalog_only(&t("numeric", &[10, 2]), &t("numeric", &[])));
+        assert!(is_catalog_only(
+            &t("numeric", &[10, 2]),
+            &t("numeric", &[]),
+            false
+        ));
         assert!(!is_catalog_only(
             &t("numeric", &[10, 2]),
-            &t("numeric", &[12, 3])
+            &t("numeric", &[12, 3]),
+            false
         ));
-        assert!(!is_catalog_only(&t("varchar", &[20]), &t("varchar", &[10])));
-        assert!(!is_catalog_only(&t("int4", &[]), &t("int8", &[])));
+        assert!(!is_catalog_only(
+            &t("varchar", &[20]),
+            &t("varchar", &[10]),
+            false
+        ));
+        assert!(!is_catalog_only(&t("int4", &[]), &t("int8", &[]), false));
         assert!(!is_catalog_only(
             &t("timestamp", &[]),
-            &t("timestamptz", &[])
+            &t("timestamptz", &[]),
+            false
         ));
     }
 }

@@ -4,7 +4,7 @@ use crate::ast;
 use crate::finding::Severity;
 use crate::rule::{Hit, Rule};
 use crate::state::StmtCx;
-use pg_query::protobuf::{AExprKind, Node};
+use pg_query::protobuf::{AExprKind, BoolExprType, Node};
 use pg_query::{NodeEnum, NodeRef};
 use tandem_core::locks::LockMode;
 
@@ -26,41 +26,88 @@ WHERE id >= $1 AND id < $1 + 10000` or `WHERE id IN (SELECT id FROM t WHERE ... 
     finish: None,
 };
 
-/// A WHERE clause that limits the statement to a batch: a key range, a `LIMIT`ed
-/// sub-select, a parameter, or equality on a key.
+/// A WHERE clause that limits the statement to a batch. Only the top-level conditions count
+/// (AND-ed; under OR every branch must be bounded): a join condition of `UPDATE ... FROM` or
+/// a correlated `NOT EXISTS (...)` compares keys to other rows' keys, which bounds nothing.
+/// Bounding conditions: a key equal to (or `IN`) constants or parameters, a `LIMIT`ed
+/// sub-select, `BETWEEN` constants, or a lower and an upper constant bound on one column.
 fn is_bounded(where_clause: &Node) -> bool {
-    let Some(root) = where_clause.node.as_ref() else {
+    let mut ranges: Vec<(String, bool, bool)> = Vec::new();
+    bounded(where_clause, &mut ranges) || ranges.iter().any(|(_, lo, hi)| *lo && *hi)
+}
+
+fn bounded(n: &Node, ranges: &mut Vec<(String, bool, bool)>) -> bool {
+    match n.node.as_ref() {
+        Some(NodeEnum::BoolExpr(b)) => match b.boolop() {
+            BoolExprType::AndExpr => {
+                let mut any = false;
+                for a in &b.args {
+                    any |= bounded(a, ranges);
+                }
+                any
+            }
+            BoolExprType::OrExpr => b.args.iter().all(is_bounded),
+            _ => false,
+        },
+        Some(NodeEnum::AExpr(e)) => {
+            let op = ast::strings(&e.name).first().copied().unwrap_or("");
+            let rhs = e.rexpr.as_deref();
+            match e.kind() {
+                AExprKind::AexprBetween => column(e.lexpr.as_deref()).is_some(),
+                AExprKind::AexprIn => is_key(e.lexpr.as_deref()) && is_constant(rhs),
+                AExprKind::AexprOp if op == "=" => {
+                    (is_key(e.lexpr.as_deref()) && is_constant(rhs))
+                        || (is_key(rhs) && is_constant(e.lexpr.as_deref()))
+                }
+                AExprKind::AexprOp if matches!(op, ">" | ">=" | "<" | "<=") && is_constant(rhs) => {
+                    if let Some(c) = column(e.lexpr.as_deref()) {
+                        let lower = matches!(op, ">" | ">=");
+                        match ranges.iter_mut().find(|r| r.0 == c) {
+                            Some(r) if lower => r.1 = true,
+                            Some(r) => r.2 = true,
+                            None => ranges.push((c, lower, !lower)),
+                        }
+                    }
+                    false
+                }
+                _ => false,
+            }
+        }
+        // `id IN (SELECT id FROM t ... LIMIT n)`, `= ANY (...)`.
+        Some(NodeEnum::SubLink(l)) => {
+            is_key(l.testexpr.as_deref())
+                && matches!(l.subselect.as_deref().and_then(|s| s.node.as_ref()),
+                    Some(NodeEnum::SelectStmt(s)) if s.limit_count.is_some())
+        }
+        _ => false,
+    }
+}
+
+/// A constant, a parameter, a list of them, or a `LIMIT`ed sub-select: something that does
+/// not grow with the table.
+fn is_constant(expr: Option<&Node>) -> bool {
+    let Some(root) = expr.and_then(|e| e.node.as_ref()) else {
         return false;
     };
-    let (mut lower, mut upper) = (false, false);
-    for (n, _, _, _) in root.nodes() {
-        match n {
-            NodeRef::SelectStmt(s) if s.limit_count.is_some() => return true,
-            NodeRef::ParamRef(_) => return true,
-            NodeRef::AExpr(e) => {
-                let op = ast::strings(&e.name).first().copied().unwrap_or("");
-                match e.kind() {
-                    AExprKind::AexprBetween => return true,
-                    AExprKind::AexprIn => return is_key(e.lexpr.as_deref()),
-                    AExprKind::AexprOp if op == "=" && is_key(e.lexpr.as_deref()) => return true,
-                    AExprKind::AexprOp if matches!(op, ">" | ">=") => lower = true,
-                    AExprKind::AexprOp if matches!(op, "<" | "<=") => upper = true,
-                    _ => {}
-                }
-            }
-            _ => {}
-        }
+    match root {
+        NodeEnum::SubLink(l) => matches!(l.subselect.as_deref().and_then(|s| s.node.as_ref()),
+            Some(NodeEnum::SelectStmt(s)) if s.limit_count.is_some()),
+        _ => !root
+            .nodes()
+            .iter()
+            .any(|(n, _, _, _)| matches!(n, NodeRef::ColumnRef(_) | NodeRef::SubLink(_))),
     }
-    lower && upper
+}
+
+fn column(expr: Option<&Node>) -> Option<String> {
+    match expr.and_then(|e| e.node.as_ref()) {
+        Some(NodeEnum::ColumnRef(c)) => ast::strings(&c.fields).last().map(|s| s.to_string()),
+        _ => None,
+    }
 }
 
 fn is_key(expr: Option<&Node>) -> bool {
-    match expr.and_then(|e| e.node.as_ref()) {
-        Some(NodeEnum::ColumnRef(c)) => ast::strings(&c.fields)
-            .last()
-            .is_some_and(|n| *n == "id" || n.ends_with("_id")),
-        _ => false,
-    }
+    column(expr).is_some_and(|n| n == "id" || n.ends_with("_id") || n.ends_with("Id"))
 }
 
 /// Migration tools' own bookkeeping tables: their one-row updates are not backfills.

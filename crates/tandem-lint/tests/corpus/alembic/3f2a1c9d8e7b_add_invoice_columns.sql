@@ -17,3 +17,9 @@ DROP TABLE legacy_invoices;
 UPDATE alembic_version SET version_num='3f2a1c9d8e7b' WHERE alembic_version.version_num = '1a2b3c4d5e6f';
 
 COMMIT;
+
+-- Running downgrade 3f2a1c9d8e7b -> 1a2b3c4d5e6f
+
+ALTER TABLE billing_invoices RENAME TO invoices;
+
+DROP INDEX invoices_due_idx;

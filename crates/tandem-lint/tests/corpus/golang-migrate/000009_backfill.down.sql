@@ -1,0 +1,1 @@
+UPDATE users SET org_name = NULL;

@@ -1,0 +1,2 @@
+DROP POLICY users_self ON users;
+DROP TRIGGER audit_users ON users;
