@@ -32,6 +32,12 @@ pub struct View {
 pub struct ViewColumn {
     pub name: String,
     pub physical: String,
+    /// The physical column whose column-level privileges `physical` takes when the version
+    /// schema is created: set when `physical` is a column tandem added to replace that one (an
+    /// altered column), so a role with a column grant on it can write the new version too, and
+    /// keeps its grant after complete renames the new column into place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privileges_from: Option<String>,
 }
 
 /// The default version schema name: `<schema>_<migration>`.
@@ -53,6 +59,15 @@ pub fn views_of(schema: &Schema) -> Vec<View> {
                 .map(|c| ViewColumn {
                     name: c.name.clone(),
                     physical: c.physical.clone(),
+                    privileges_from: t
+                        .sync
+                        .iter()
+                        .find(|s| {
+                            s.new_column.is_some()
+                                && s.new_physical.as_deref() == Some(c.physical.as_str())
+                        })
+                        .and_then(|s| s.old_physical.clone())
+                        .filter(|old| *old != c.physical),
                 })
                 .collect(),
         })

@@ -9,6 +9,7 @@ use crate::connect::{connect, ConnectOptions};
 use crate::error::{Error, Result};
 use crate::events::{Event, Reporter};
 use crate::executor::Executor;
+use crate::grants;
 use crate::retry::LockSettings;
 use crate::runner_lock;
 use crate::state::{self, MigrationStatus, NewMigration, Record};
@@ -20,6 +21,7 @@ use std::time::Duration;
 use tandem_core::operations::default_key;
 use tandem_core::plan::Phase;
 use tandem_core::schema::Schema;
+use tandem_core::quote::ident;
 use tandem_core::{plan_migration, Action, Migration, Plan, PlanContext, Planned};
 use tokio_postgres::Client;
 
@@ -106,6 +108,50 @@ impl Engine {
             settings,
             reporter,
         })
+    }
+
+    /// `--role`: tandem works as `role` (`SET ROLE` on its session), so the tables, columns,
+    /// version schemas and views it creates belong to that role, and the role's default
+    /// privileges apply to them. The user connecting must be a member of `role`.
+    pub async fn set_role(&mut self, role: &str) -> Result<()> {
+        self.client
+            .batch_execute(&format!("SET ROLE {}", ident(role)))
+            .await
+            .map_err(|source| Error::Database {
+                context: format!("cannot act as role `{role}` on {}", self.target),
+                help: format!(
+                    "check that role `{role}` exists and that the user tandem connects as is a member of it (GRANT \"{role}\" TO <user>)"
+                ),
+                source,
+            })
+    }
+
+    /// At the end of complete: on PostgreSQL 14 (no `security_invoker`) the new version's views
+    /// take a fresh copy of their tables' privileges, so grants made while the migration ran
+    /// reach them. Idempotent: a complete run again does it again.
+    async fn refresh_grants(&mut self, plan: &Plan) -> Result<()> {
+        let Some(v) = plan.start.iter().find_map(|s| match &s.action {
+            Action::CreateVersionSchema(v) => Some(v.clone()),
+            _ => None,
+        }) else {
+            return Ok(());
+        };
+        let tx = self
+            .client
+            .transaction()
+            .await
+            .map_err(|e| Error::db("beginning the refresh of the new version's grants", e))?;
+        for statement in grants::refresh_after_complete(&tx, &v).await? {
+            tx.batch_execute(&statement).await.map_err(|e| {
+                Error::db(
+                    format!("copying the tables' privileges onto {}: `{statement}`", v.name),
+                    e,
+                )
+            })?;
+        }
+        tx.commit()
+            .await
+            .map_err(|e| Error::db("committing the new version's grants", e))
     }
 
     /// `user@host:port/db`, without the password.
@@ -401,6 +447,9 @@ impl Engine {
                 Error::internal("the migration record vanished right after it was written")
             })?;
         self.run(&record, &plan, phase).await?;
+        if phase == Phase::Complete {
+            self.refresh_grants(&plan).await?;
+        }
         state::finish(&self.client, &schema, &active.name, phase).await?;
         Ok(Finished {
             migration: active.name,

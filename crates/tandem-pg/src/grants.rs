@@ -1,0 +1,338 @@
+//! Privileges on version schemas: every role that may use a table may do the same through
+//! every version schema's view of it, and nothing more.
+//!
+//! Read from the catalog when the version schema step runs (not when the migration was
+//! planned), so the grants are those true at that moment:
+//!
+//! - **USAGE on the version schema** goes to every role with USAGE on the physical schema
+//!   (`nspacl`, or the owner's default when it is NULL).
+//! - **A column tandem adds to replace one** (an altered column) takes the column-level
+//!   privileges of the column it replaces, on the table itself: a role with only
+//!   `UPDATE (email)` can then write either version, and keeps its grant after complete
+//!   renames the new column into place.
+//! - **PostgreSQL 15+**: the views are `security_invoker`, so the table and its columns are
+//!   checked as the querying role. SELECT, INSERT, UPDATE and DELETE on the views go to PUBLIC:
+//!   what a role can do through a view is then exactly what it can do on the table, and later
+//!   `GRANT`/`REVOKE ... ON ALL TABLES IN SCHEMA` on the table's schema take effect at once.
+//! - **PostgreSQL 14**: a view reads its table as the view's owner, so each view gets a copy of
+//!   its table's ACL (`relacl`) and of each column's (`attacl`, under the column's name in that
+//!   version); whatever default privileges put on the new view is revoked first. The copy is
+//!   made again at the end of complete, picking up grants made while the migration ran.
+//!
+//! The dual-write trigger needs nothing: a BEFORE trigger's changes to `NEW` are not checked
+//! against the writer's column privileges (only the statement's own target columns are).
+
+use crate::catalog;
+use crate::error::{Error, Result};
+use crate::rows::column;
+use std::collections::BTreeMap;
+use tandem_core::quote::{ident, qualified};
+use tandem_core::versions::{views_of, VersionSchema, View};
+use tokio_postgres::GenericClient;
+
+/// The privileges tandem copies, as `aclexplode` names them; anything else is left out.
+const COPIED: [&str; 5] = ["SELECT", "INSERT", "UPDATE", "DELETE", "REFERENCES"];
+
+/// A role in an ACL: `None` is PUBLIC.
+type Grantee = Option<String>;
+
+fn grantee_sql(g: &Grantee) -> String {
+    match g {
+        Some(role) => ident(role),
+        None => "PUBLIC".into(),
+    }
+}
+
+/// One privilege of one grantee, as read from an ACL.
+struct Entry {
+    grantee: Grantee,
+    privilege: &'static str,
+    grantable: bool,
+}
+
+fn entry(row: &tokio_postgres::Row, first: usize, what: &str) -> Result<Option<Entry>> {
+    let grantee: Grantee = column(row, first, what)?;
+    let privilege: String = column(row, first + 1, what)?;
+    let grantable: bool = column(row, first + 2, what)?;
+    Ok(COPIED
+        .iter()
+        .find(|p| **p == privilege)
+        .map(|privilege| Entry {
+            grantee,
+            privilege,
+            grantable,
+        }))
+}
+
+/// `GRANT a, b (cols) ON rel TO g`, one statement per grantee and grant option.
+fn grant_statements(entries: &[Entry], columns: Option<&str>, relation: &str) -> Vec<String> {
+    let mut by_grantee: BTreeMap<(Grantee, bool), Vec<&str>> = BTreeMap::new();
+    for e in entries {
+        let privileges = by_grantee
+            .entry((e.grantee.clone(), e.grantable))
+            .or_default();
+        if !privileges.contains(&e.privilege) {
+            privileges.push(e.privilege);
+        }
+    }
+    by_grantee
+        .into_iter()
+        .map(|((grantee, grantable), privileges)| {
+            let privileges = privileges
+                .iter()
+                .map(|p| match columns {
+                    Some(c) => format!("{p} ({c})"),
+                    None => p.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!(
+                "GRANT {privileges} ON {relation} TO {}{}",
+                grantee_sql(&grantee),
+                if grantable { " WITH GRANT OPTION" } else { "" }
+            )
+        })
+        .collect()
+}
+
+/// ACL entries of a relation's column, or of the relation itself (`column` = `None`), with the
+/// owner's implicit privileges spelled out; the entries of `except_owner_of` are left out.
+async fn acl(
+    client: &impl GenericClient,
+    relation: &str,
+    column_name: Option<&str>,
+) -> Result<Vec<Entry>> {
+    const WHAT: &str = "reading the privileges of a table to copy them";
+    let rows = match column_name {
+        None => {
+            client
+                .query(
+                    "SELECT r.rolname::text, a.privilege_type::text, a.is_grantable \
+                     FROM pg_class c \
+                     CROSS JOIN LATERAL aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a \
+                     LEFT JOIN pg_roles r ON r.oid = a.grantee \
+                     WHERE c.oid = to_regclass($1)",
+                    &[&relation],
+                )
+                .await
+        }
+        Some(col) => {
+            client
+                .query(
+                    "SELECT r.rolname::text, a.privilege_type::text, a.is_grantable \
+                     FROM pg_attribute att \
+                     CROSS JOIN LATERAL aclexplode(att.attacl) a \
+                     LEFT JOIN pg_roles r ON r.oid = a.grantee \
+                     WHERE att.attrelid = to_regclass($1) AND att.attname = $2 \
+                       AND att.attacl IS NOT NULL AND NOT att.attisdropped",
+                    &[&relation, &col],
+                )
+                .await
+        }
+    }
+    .map_err(|e| Error::db(format!("reading the privileges on {relation}"), e))?;
+    let mut out = Vec::new();
+    for row in &rows {
+        if let Some(e) = entry(row, 0, WHAT)? {
+            out.push(e);
+        }
+    }
+    Ok(out)
+}
+
+/// Grants to run before the views exist: column privileges copied onto the columns tandem
+/// added to replace others.
+pub(crate) async fn replacement_columns(
+    client: &impl GenericClient,
+    v: &VersionSchema,
+    views: &[View],
+) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for view in views {
+        let table = qualified(&v.physical_schema, &view.table);
+        for c in &view.columns {
+            if let Some(from) = &c.privileges_from {
+                let entries = acl(client, &table, Some(from)).await?;
+                out.extend(grant_statements(&entries, Some(&ident(&c.physical)), &table));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Grants to run once the version schema and its views exist (same transaction).
+pub(crate) async fn version_schema(
+    client: &impl GenericClient,
+    v: &VersionSchema,
+    views: &[View],
+) -> Result<Vec<String>> {
+    let mut out = schema_usage(client, v).await?;
+    if v.security_invoker {
+        out.push(format!(
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {} TO PUBLIC",
+            ident(&v.name)
+        ));
+    } else {
+        out.extend(copied_to_views(client, v, views).await?);
+    }
+    Ok(out)
+}
+
+/// At the end of complete on PostgreSQL 14: the views' copies again, now that every physical
+/// name is the logical one, so grants made while the migration ran reach the new version.
+pub(crate) async fn refresh_after_complete(
+    client: &impl GenericClient,
+    v: &VersionSchema,
+) -> Result<Vec<String>> {
+    if v.security_invoker || !catalog::schema_exists(client, &v.name).await? {
+        return Ok(Vec::new());
+    }
+    let views = views_of(&catalog::introspect(client, &v.physical_schema).await?);
+    let mut out = schema_usage(client, v).await?;
+    out.extend(copied_to_views(client, v, &views).await?);
+    Ok(out)
+}
+
+async fn schema_usage(client: &impl GenericClient, v: &VersionSchema) -> Result<Vec<String>> {
+    let rows = client
+        .query(
+            "SELECT DISTINCT r.rolname::text FROM pg_namespace n \
+             CROSS JOIN LATERAL aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a \
+             LEFT JOIN pg_roles r ON r.oid = a.grantee \
+             WHERE n.nspname = $1 AND a.privilege_type = 'USAGE'",
+            &[&v.physical_schema],
+        )
+        .await
+        .map_err(|e| {
+            Error::db(
+                format!("reading who may use schema {}", v.physical_schema),
+                e,
+            )
+        })?;
+    let mut out = Vec::new();
+    for row in &rows {
+        let grantee: Grantee = column(row, 0, "reading who may use a schema")?;
+        out.push(format!(
+            "GRANT USAGE ON SCHEMA {} TO {}",
+            ident(&v.name),
+            grantee_sql(&grantee)
+        ));
+    }
+    Ok(out)
+}
+
+/// PostgreSQL 14: each view's privileges become a copy of its table's.
+async fn copied_to_views(
+    client: &impl GenericClient,
+    v: &VersionSchema,
+    views: &[View],
+) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for view in views {
+        let relation = qualified(&v.name, &view.name);
+        let table = qualified(&v.physical_schema, &view.table);
+        let exists = client
+            .query_one(
+                "SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL",
+                &[&relation, &table],
+            )
+            .await
+            .map_err(|e| Error::db(format!("looking up view {relation}"), e))?;
+        if !column::<bool>(&exists, 0, "looking up a view")? {
+            continue;
+        }
+        // Whatever is on the view now (default privileges, an earlier copy) goes first;
+        // revoking a table privilege revokes the column privileges too.
+        let current = client
+            .query(
+                "SELECT DISTINCT r.rolname::text FROM pg_class c \
+                 CROSS JOIN LATERAL aclexplode(c.relacl) a \
+                 LEFT JOIN pg_roles r ON r.oid = a.grantee \
+                 WHERE c.oid = to_regclass($1) AND a.grantee <> c.relowner \
+                 UNION \
+                 SELECT r.rolname::text FROM pg_attribute att \
+                 CROSS JOIN LATERAL aclexplode(att.attacl) a \
+                 LEFT JOIN pg_roles r ON r.oid = a.grantee \
+                 WHERE att.attrelid = to_regclass($1) AND att.attacl IS NOT NULL",
+                &[&relation],
+            )
+            .await
+            .map_err(|e| Error::db(format!("reading the privileges on {relation}"), e))?;
+        for row in &current {
+            let grantee: Grantee = column(row, 0, "reading the privileges on a view")?;
+            out.push(format!(
+                "REVOKE ALL ON {relation} FROM {}",
+                grantee_sql(&grantee)
+            ));
+        }
+        let owner = view_owner(client, &relation).await?;
+        let not_owner = |e: &Entry| e.grantee.as_deref() != Some(owner.as_str());
+        // REFERENCES means nothing on a view.
+        let on_view = |e: &Entry| e.privilege != "REFERENCES";
+        let table_level: Vec<Entry> = acl(client, &table, None)
+            .await?
+            .into_iter()
+            .filter(|e| not_owner(e) && on_view(e))
+            .collect();
+        out.extend(grant_statements(&table_level, None, &relation));
+        for c in &view.columns {
+            let entries: Vec<Entry> = acl(client, &table, Some(&c.physical))
+                .await?
+                .into_iter()
+                .filter(|e| not_owner(e) && on_view(e))
+                .collect();
+            out.extend(grant_statements(&entries, Some(&ident(&c.name)), &relation));
+        }
+    }
+    Ok(out)
+}
+
+async fn view_owner(client: &impl GenericClient, relation: &str) -> Result<String> {
+    let row = client
+        .query_one(
+            "SELECT pg_get_userbyid(relowner)::text FROM pg_class WHERE oid = to_regclass($1)",
+            &[&relation],
+        )
+        .await
+        .map_err(|e| Error::db(format!("reading the owner of {relation}"), e))?;
+    column(&row, 0, "reading a view's owner")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grants_are_grouped_per_grantee_and_grant_option() {
+        let entries = [
+            Entry {
+                grantee: Some("app".into()),
+                privilege: "SELECT",
+                grantable: false,
+            },
+            Entry {
+                grantee: Some("app".into()),
+                privilege: "UPDATE",
+                grantable: false,
+            },
+            Entry {
+                grantee: None,
+                privilege: "SELECT",
+                grantable: false,
+            },
+            Entry {
+                grantee: Some("Admin".into()),
+                privilege: "SELECT",
+                grantable: true,
+            },
+        ];
+        assert_eq!(
+            grant_statements(&entries, Some("\"e\""), "\"s\".\"t\""),
+            [
+                "GRANT SELECT (\"e\") ON \"s\".\"t\" TO PUBLIC",
+                "GRANT SELECT (\"e\") ON \"s\".\"t\" TO \"Admin\" WITH GRANT OPTION",
+                "GRANT SELECT (\"e\"), UPDATE (\"e\") ON \"s\".\"t\" TO \"app\"",
+            ]
+        );
+    }
+}
