@@ -21,6 +21,7 @@ use std::time::Duration;
 use tandem_core::operations::default_key;
 use tandem_core::plan::Phase;
 use tandem_core::schema::Schema;
+use tandem_core::versions::VersionSchema;
 use tandem_core::quote::ident;
 use tandem_core::{plan_migration, Action, Migration, Plan, PlanContext, Planned};
 use tokio_postgres::Client;
@@ -136,12 +137,16 @@ impl Engine {
         }) else {
             return Ok(());
         };
+        self.refresh_grants_of(&v).await
+    }
+
+    async fn refresh_grants_of(&mut self, v: &VersionSchema) -> Result<()> {
         let tx = self
             .client
             .transaction()
             .await
             .map_err(|e| Error::db("beginning the refresh of the new version's grants", e))?;
-        for statement in grants::refresh_after_complete(&tx, &v).await? {
+        for statement in grants::refresh(&tx, v).await? {
             tx.batch_execute(&statement).await.map_err(|e| {
                 Error::db(
                     format!("copying the tables' privileges onto {}: `{statement}`", v.name),
@@ -359,6 +364,16 @@ impl Engine {
             .ok_or_else(|| {
                 Error::internal("the migration record vanished right after it was written")
             })?;
+        if let Some(previous) = &plan.previous_version_schema {
+            // The old version's views take the tables' grants made since it completed.
+            let v = VersionSchema {
+                name: previous.clone(),
+                physical_schema: schema.clone(),
+                views: None,
+                security_invoker: catalog::server_version_num(&self.client).await? >= 150000,
+            };
+            self.refresh_grants_of(&v).await?;
+        }
         self.run(&record, &plan, Phase::Start).await?;
         Ok(StartOutcome::Started)
     }

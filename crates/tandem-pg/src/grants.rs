@@ -4,8 +4,9 @@
 //! Read from the catalog when the version schema step runs (not when the migration was
 //! planned), so the grants are those true at that moment:
 //!
-//! - **USAGE on the version schema** goes to every role with USAGE on the physical schema
-//!   (`nspacl`, or the owner's default when it is NULL).
+//! - **USAGE on the version schema** goes to exactly the roles with USAGE on the physical
+//!   schema (`nspacl`, or the owner's default when it is NULL); copied again when the next
+//!   migration starts (onto the old version's schema) and at complete (onto the new one's).
 //! - **A column tandem adds to replace one** (an altered column) takes the column-level
 //!   privileges of the column it replaces, on the table itself: a role with only
 //!   `UPDATE (email)` can then write either version, and keeps its grant after complete
@@ -167,33 +168,48 @@ pub(crate) async fn version_schema(
     views: &[View],
 ) -> Result<Vec<String>> {
     let mut out = schema_usage(client, v).await?;
-    if v.security_invoker {
-        out.push(format!(
-            "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {} TO PUBLIC",
-            ident(&v.name)
-        ));
-    } else {
-        out.extend(copied_to_views(client, v, views).await?);
-    }
+    out.extend(view_privileges(client, v, views).await?);
     Ok(out)
 }
 
-/// At the end of complete on PostgreSQL 14: the views' copies again, now that every physical
-/// name is the logical one, so grants made while the migration ran reach the new version.
-pub(crate) async fn refresh_after_complete(
+/// The copies again, for a version schema whose views use the tables' own names (a completed
+/// migration's: at the end of its complete, and as the previous version when the next
+/// migration starts), so grants made since reach it.
+pub(crate) async fn refresh(
     client: &impl GenericClient,
     v: &VersionSchema,
 ) -> Result<Vec<String>> {
-    if v.security_invoker || !catalog::schema_exists(client, &v.name).await? {
+    if !catalog::schema_exists(client, &v.name).await? {
         return Ok(Vec::new());
     }
     let views = views_of(&catalog::introspect(client, &v.physical_schema).await?);
     let mut out = schema_usage(client, v).await?;
-    out.extend(copied_to_views(client, v, &views).await?);
+    out.extend(view_privileges(client, v, &views).await?);
     Ok(out)
 }
 
+/// USAGE on the version schema for exactly the roles with USAGE on the physical schema: what
+/// the version schema's ACL holds now is revoked first (a no-op on a new schema).
 async fn schema_usage(client: &impl GenericClient, v: &VersionSchema) -> Result<Vec<String>> {
+    let current = client
+        .query(
+            "SELECT DISTINCT r.rolname::text FROM pg_namespace n \
+             CROSS JOIN LATERAL aclexplode(n.nspacl) a \
+             LEFT JOIN pg_roles r ON r.oid = a.grantee \
+             WHERE n.nspname = $1 AND a.grantee <> n.nspowner",
+            &[&v.name],
+        )
+        .await
+        .map_err(|e| Error::db(format!("reading who may use schema {}", v.name), e))?;
+    let mut out = Vec::new();
+    for row in &current {
+        let grantee: Grantee = column(row, 0, "reading who may use a version schema")?;
+        out.push(format!(
+            "REVOKE ALL ON SCHEMA {} FROM {}",
+            ident(&v.name),
+            grantee_sql(&grantee)
+        ));
+    }
     let rows = client
         .query(
             "SELECT DISTINCT r.rolname::text FROM pg_namespace n \
@@ -209,7 +225,6 @@ async fn schema_usage(client: &impl GenericClient, v: &VersionSchema) -> Result<
                 e,
             )
         })?;
-    let mut out = Vec::new();
     for row in &rows {
         let grantee: Grantee = column(row, 0, "reading who may use a schema")?;
         out.push(format!(
@@ -221,8 +236,12 @@ async fn schema_usage(client: &impl GenericClient, v: &VersionSchema) -> Result<
     Ok(out)
 }
 
-/// PostgreSQL 14: each view's privileges become a copy of its table's.
-async fn copied_to_views(
+/// Each view's privileges: on PostgreSQL 15+ a `security_invoker` view open to PUBLIC (the
+/// table decides, as the querying role); a copy of the table's ACL on 14, and also on 15+ for
+/// a table with column-level grants and no row security. (Through a `security_invoker` view an
+/// UPDATE or DELETE with a WHERE needs SELECT on every column of the view, which a role with
+/// column grants may lack; a view that checks as its owner asks only what the table would.)
+async fn view_privileges(
     client: &impl GenericClient,
     v: &VersionSchema,
     views: &[View],
@@ -231,16 +250,21 @@ async fn copied_to_views(
     for view in views {
         let relation = qualified(&v.name, &view.name);
         let table = qualified(&v.physical_schema, &view.table);
-        let exists = client
-            .query_one(
-                "SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL",
+        let found = client
+            .query_opt(
+                "SELECT c.relrowsecurity, EXISTS (SELECT 1 FROM pg_attribute att \
+                   WHERE att.attrelid = c.oid AND att.attnum > 0 AND NOT att.attisdropped \
+                     AND att.attacl IS NOT NULL) \
+                 FROM pg_class c WHERE c.oid = to_regclass($2) AND to_regclass($1) IS NOT NULL",
                 &[&relation, &table],
             )
             .await
             .map_err(|e| Error::db(format!("looking up view {relation}"), e))?;
-        if !column::<bool>(&exists, 0, "looking up a view")? {
+        let Some(found) = found else {
             continue;
-        }
+        };
+        let row_security: bool = column(&found, 0, "looking up a view's table")?;
+        let column_grants: bool = column(&found, 1, "looking up a view's table")?;
         // Whatever is on the view now (default privileges, an earlier copy) goes first;
         // revoking a table privilege revokes the column privileges too.
         let current = client
@@ -265,7 +289,20 @@ async fn copied_to_views(
                 grantee_sql(&grantee)
             ));
         }
+        if v.security_invoker {
+            let invoker = row_security || !column_grants;
+            out.push(format!(
+                "ALTER VIEW {relation} SET (security_invoker = {invoker})"
+            ));
+            if invoker {
+                out.push(format!(
+                    "GRANT SELECT, INSERT, UPDATE, DELETE ON {relation} TO PUBLIC"
+                ));
+                continue;
+            }
+        }
         let owner = view_owner(client, &relation).await?;
+        let view_columns = columns_of(client, &relation).await?;
         let not_owner = |e: &Entry| e.grantee.as_deref() != Some(owner.as_str());
         // REFERENCES means nothing on a view.
         let on_view = |e: &Entry| e.privilege != "REFERENCES";
@@ -275,7 +312,7 @@ async fn copied_to_views(
             .filter(|e| not_owner(e) && on_view(e))
             .collect();
         out.extend(grant_statements(&table_level, None, &relation));
-        for c in &view.columns {
+        for c in view.columns.iter().filter(|c| view_columns.contains(&c.name)) {
             let entries: Vec<Entry> = acl(client, &table, Some(&c.physical))
                 .await?
                 .into_iter()
@@ -285,6 +322,20 @@ async fn copied_to_views(
         }
     }
     Ok(out)
+}
+
+async fn columns_of(client: &impl GenericClient, relation: &str) -> Result<Vec<String>> {
+    let rows = client
+        .query(
+            "SELECT attname::text FROM pg_attribute \
+             WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped",
+            &[&relation],
+        )
+        .await
+        .map_err(|e| Error::db(format!("reading the columns of {relation}"), e))?;
+    rows.iter()
+        .map(|r| column(r, 0, "reading a view's columns"))
+        .collect()
 }
 
 async fn view_owner(client: &impl GenericClient, relation: &str) -> Result<String> {
