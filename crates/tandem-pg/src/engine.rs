@@ -20,9 +20,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tandem_core::operations::default_key;
 use tandem_core::plan::Phase;
+use tandem_core::quote::ident;
 use tandem_core::schema::Schema;
 use tandem_core::versions::VersionSchema;
-use tandem_core::quote::ident;
 use tandem_core::{plan_migration, Action, Migration, Plan, PlanContext, Planned};
 use tokio_postgres::Client;
 
@@ -149,7 +149,10 @@ impl Engine {
         for statement in grants::refresh(&tx, v).await? {
             tx.batch_execute(&statement).await.map_err(|e| {
                 Error::db(
-                    format!("copying the tables' privileges onto {}: `{statement}`", v.name),
+                    format!(
+                        "copying the tables' privileges onto {}: `{statement}`",
+                        v.name
+                    ),
                     e,
                 )
             })?;

@@ -4,9 +4,9 @@
 
 use crate::backfill::{BackfillRun, BackfillSettings};
 use crate::catalog;
-use crate::grants;
 use crate::error::{Error, Result};
 use crate::events::{Event, Reporter};
+use crate::grants;
 use crate::retry::{self, GaveUp, LockSettings};
 use crate::rows::column;
 use crate::state;

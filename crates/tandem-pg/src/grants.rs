@@ -154,7 +154,11 @@ pub(crate) async fn replacement_columns(
         for c in &view.columns {
             if let Some(from) = &c.privileges_from {
                 let entries = acl(client, &table, Some(from)).await?;
-                out.extend(grant_statements(&entries, Some(&ident(&c.physical)), &table));
+                out.extend(grant_statements(
+                    &entries,
+                    Some(&ident(&c.physical)),
+                    &table,
+                ));
             }
         }
     }
@@ -175,10 +179,7 @@ pub(crate) async fn version_schema(
 /// The copies again, for a version schema whose views use the tables' own names (a completed
 /// migration's: at the end of its complete, and as the previous version when the next
 /// migration starts), so grants made since reach it.
-pub(crate) async fn refresh(
-    client: &impl GenericClient,
-    v: &VersionSchema,
-) -> Result<Vec<String>> {
+pub(crate) async fn refresh(client: &impl GenericClient, v: &VersionSchema) -> Result<Vec<String>> {
     if !catalog::schema_exists(client, &v.name).await? {
         return Ok(Vec::new());
     }
@@ -312,7 +313,11 @@ async fn view_privileges(
             .filter(|e| not_owner(e) && on_view(e))
             .collect();
         out.extend(grant_statements(&table_level, None, &relation));
-        for c in view.columns.iter().filter(|c| view_columns.contains(&c.name)) {
+        for c in view
+            .columns
+            .iter()
+            .filter(|c| view_columns.contains(&c.name))
+        {
             let entries: Vec<Entry> = acl(client, &table, Some(&c.physical))
                 .await?
                 .into_iter()
