@@ -127,9 +127,10 @@ impl Engine {
             })
     }
 
-    /// At the end of complete: on PostgreSQL 14 (no `security_invoker`) the new version's views
-    /// take a fresh copy of their tables' privileges, so grants made while the migration ran
-    /// reach them. Idempotent: a complete run again does it again.
+    /// At the end of complete: the new version schema takes a fresh copy of its USAGE and (where
+    /// its views check as their owner, always on PostgreSQL 14) of its tables' privileges, so
+    /// grants made while the migration ran reach it. Idempotent: a complete run again does it
+    /// again.
     async fn refresh_grants(&mut self, plan: &Plan) -> Result<()> {
         let Some(v) = plan.start.iter().find_map(|s| match &s.action {
             Action::CreateVersionSchema(v) => Some(v.clone()),

@@ -11,14 +11,20 @@
 //!   privileges of the column it replaces, on the table itself: a role with only
 //!   `UPDATE (email)` can then write either version, and keeps its grant after complete
 //!   renames the new column into place.
-//! - **PostgreSQL 15+**: the views are `security_invoker`, so the table and its columns are
-//!   checked as the querying role. SELECT, INSERT, UPDATE and DELETE on the views go to PUBLIC:
-//!   what a role can do through a view is then exactly what it can do on the table, and later
-//!   `GRANT`/`REVOKE ... ON ALL TABLES IN SCHEMA` on the table's schema take effect at once.
+//! - **PostgreSQL 15+**: the views are `security_invoker`, so the table and its columns (and
+//!   its row security) are checked as the querying role. SELECT, INSERT, UPDATE and DELETE on
+//!   the views go to PUBLIC: what a role can do through a view is then exactly what it can do
+//!   on the table, and later `GRANT`/`REVOKE ... ON ALL TABLES IN SCHEMA` on the table's schema
+//!   take effect at once. Except for a table with column-level grants and no row security:
+//!   through a `security_invoker` view an UPDATE or DELETE with a WHERE needs SELECT on every
+//!   column of the view (the view's own column list is checked), which such roles lack; that
+//!   table's view is made to check as its owner and gets a copy, as on 14.
 //! - **PostgreSQL 14**: a view reads its table as the view's owner, so each view gets a copy of
 //!   its table's ACL (`relacl`) and of each column's (`attacl`, under the column's name in that
-//!   version); whatever default privileges put on the new view is revoked first. The copy is
-//!   made again at the end of complete, picking up grants made while the migration ran.
+//!   version); whatever default privileges put on the new view is revoked first.
+//! - The copies (and the schema's USAGE) are made again when the next migration starts (onto
+//!   the old version's schema) and at the end of complete (onto the new one's), so grants made
+//!   on the tables since reach them.
 //!
 //! The dual-write trigger needs nothing: a BEFORE trigger's changes to `NEW` are not checked
 //! against the writer's column privileges (only the statement's own target columns are).
@@ -97,7 +103,7 @@ fn grant_statements(entries: &[Entry], columns: Option<&str>, relation: &str) ->
 }
 
 /// ACL entries of a relation's column, or of the relation itself (`column` = `None`), with the
-/// owner's implicit privileges spelled out; the entries of `except_owner_of` are left out.
+/// owner's implicit privileges spelled out.
 async fn acl(
     client: &impl GenericClient,
     relation: &str,
