@@ -238,6 +238,16 @@ impl Engine {
             server_version_num: catalog::server_version_num(&self.client).await?,
             volatile_defaults,
         };
+        if ctx.server_version_num < 150000 {
+            let tables = grants::row_security_tables(&self.client, &ctx.schema).await?;
+            if !tables.is_empty() {
+                self.reporter.event(Event::Warning(format!(
+                    "{}: row-level security is on for {}; PostgreSQL 14's views read their table as the view's owner, so through the version schema a role's policies do not apply (PostgreSQL 15+ checks them as the querying role)",
+                    migration.file,
+                    tables.join(", ")
+                )));
+            }
+        }
         let planned = plan_migration(migration, &schema, &ctx, previous)?;
         let warnings =
             catalog::check_probes(&mut self.client, &self.settings.schema, &planned.probes)

@@ -335,6 +335,30 @@ async fn view_privileges(
     Ok(out)
 }
 
+/// The tables of `schema` with row security on, for the warning on PostgreSQL 14 (whose views
+/// read their tables as the view's owner, so the policies of the querying role do not apply).
+pub(crate) async fn row_security_tables(
+    client: &impl GenericClient,
+    schema: &str,
+) -> Result<Vec<String>> {
+    let rows = client
+        .query(
+            "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = $1 AND c.relrowsecurity ORDER BY 1",
+            &[&schema],
+        )
+        .await
+        .map_err(|e| {
+            Error::db(
+                format!("listing the tables of {schema} with row security"),
+                e,
+            )
+        })?;
+    rows.iter()
+        .map(|r| column(r, 0, "listing tables with row security"))
+        .collect()
+}
+
 async fn columns_of(client: &impl GenericClient, relation: &str) -> Result<Vec<String>> {
     let rows = client
         .query(

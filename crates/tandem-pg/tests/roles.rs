@@ -7,8 +7,9 @@
 //! name starts with the test's database name.
 
 use std::sync::Arc;
+use std::sync::Mutex;
 use tandem_core::quote::ident;
-use tandem_pg::{ConnectOptions, Engine, Settings, Silent};
+use tandem_pg::{ConnectOptions, Engine, Event, Reporter, Settings, Silent};
 use tandem_testkit::{connect, count, fails_with, fresh_db, migration, settings, Db, Ending};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::Client;
@@ -67,6 +68,10 @@ impl Case {
     }
 
     async fn engine(&self) -> Engine {
+        self.engine_reporting(Arc::new(Silent)).await
+    }
+
+    async fn engine_reporting(&self, reporter: Arc<dyn Reporter>) -> Engine {
         let mut engine = Engine::connect(
             &ConnectOptions {
                 url: Some(self.db.url.clone()),
@@ -75,7 +80,7 @@ impl Case {
                 schema: SCHEMA.into(),
                 ..settings()
             },
-            Arc::new(Silent),
+            reporter,
         )
         .await
         .expect("engine connects");
@@ -111,6 +116,18 @@ impl Case {
             .await
             .unwrap();
         c
+    }
+}
+
+/// The warnings an engine reported.
+#[derive(Default)]
+struct Warnings(Mutex<Vec<String>>);
+
+impl Reporter for Warnings {
+    fn event(&self, event: Event) {
+        if let Event::Warning(w) = event {
+            self.0.lock().unwrap().push(w);
+        }
     }
 }
 
@@ -567,7 +584,8 @@ async fn row_security_through_the_versions() {
                  GRANT SELECT, UPDATE (body) ON \"Shop\".notes TO {alice}, {bob};"
             ))
             .await;
-        let mut engine = case.engine().await;
+        let warnings = Arc::new(Warnings::default());
+        let mut engine = case.engine_reporting(warnings.clone()).await;
         engine
             .start(&migration(
                 "02_change",
@@ -576,6 +594,13 @@ async fn row_security_through_the_versions() {
             .await
             .expect("start");
         let pg = major(&case.db.client().await).await;
+        let warned = warnings
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|w| w.contains("row-level security is on for notes"));
+        assert_eq!(warned, pg < 15, "PostgreSQL 14 warns about row security");
         let expected = |own: i64| if pg >= 15 { own } else { 3 };
         for (version, col) in [(OLD, "body"), (NEW, "text")] {
             let a = case.client("alice", version).await;
