@@ -319,17 +319,47 @@ async fn view_privileges(
             .filter(|e| not_owner(e) && on_view(e))
             .collect();
         out.extend(grant_statements(&table_level, None, &relation));
+        let mut by_column = column_acls(client, &table).await?;
         for c in view
             .columns
             .iter()
             .filter(|c| view_columns.contains(&c.name))
         {
-            let entries: Vec<Entry> = acl(client, &table, Some(&c.physical))
-                .await?
+            let entries: Vec<Entry> = by_column
+                .remove(&c.physical)
+                .unwrap_or_default()
                 .into_iter()
                 .filter(|e| not_owner(e) && on_view(e))
                 .collect();
             out.extend(grant_statements(&entries, Some(&ident(&c.name)), &relation));
+        }
+    }
+    Ok(out)
+}
+
+/// Every column-level ACL entry of a table, by column, in one query.
+async fn column_acls(
+    client: &impl GenericClient,
+    table: &str,
+) -> Result<BTreeMap<String, Vec<Entry>>> {
+    const WHAT: &str = "reading the column privileges of a table to copy them";
+    let rows = client
+        .query(
+            "SELECT att.attname::text, r.rolname::text, a.privilege_type::text, a.is_grantable \
+             FROM pg_attribute att \
+             CROSS JOIN LATERAL aclexplode(att.attacl) a \
+             LEFT JOIN pg_roles r ON r.oid = a.grantee \
+             WHERE att.attrelid = to_regclass($1) AND att.attnum > 0 \
+               AND att.attacl IS NOT NULL AND NOT att.attisdropped",
+            &[&table],
+        )
+        .await
+        .map_err(|e| Error::db(format!("reading the column privileges on {table}"), e))?;
+    let mut out: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
+    for row in &rows {
+        let name: String = column(row, 0, WHAT)?;
+        if let Some(e) = entry(row, 1, WHAT)? {
+            out.entry(name).or_default().push(e);
         }
     }
     Ok(out)
