@@ -131,3 +131,65 @@ impl VersionSchema {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{Column, NewColumn, SyncColumn, Table};
+
+    fn column(name: &str, physical: &str) -> Column {
+        Column {
+            name: name.into(),
+            physical: physical.into(),
+            ..Column::default()
+        }
+    }
+
+    #[test]
+    fn a_replacement_column_takes_the_privileges_of_the_column_it_replaces() {
+        let schema = Schema {
+            tables: vec![Table {
+                name: "users".into(),
+                physical: "users".into(),
+                columns: vec![
+                    column("id", "id"),
+                    column("email", "_tandem_new_email"),
+                    column("full_name", "name"),
+                    column("age", "age"),
+                ],
+                sync: vec![
+                    SyncColumn {
+                        old_physical: Some("email".into()),
+                        new_physical: Some("_tandem_new_email".into()),
+                        new_column: Some(NewColumn::default()),
+                        ..SyncColumn::default()
+                    },
+                    // A new column replaces nothing.
+                    SyncColumn {
+                        old_physical: None,
+                        new_physical: Some("age".into()),
+                        new_column: Some(NewColumn::default()),
+                        ..SyncColumn::default()
+                    },
+                ],
+                ..Table::default()
+            }],
+            ..Schema::default()
+        };
+        let views = views_of(&schema);
+        let from: Vec<_> = views[0]
+            .columns
+            .iter()
+            .map(|c| (c.name.as_str(), c.privileges_from.as_deref()))
+            .collect();
+        assert_eq!(
+            from,
+            [
+                ("id", None),
+                ("email", Some("email")),
+                ("full_name", None),
+                ("age", None)
+            ]
+        );
+    }
+}
