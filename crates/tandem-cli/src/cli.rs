@@ -25,6 +25,11 @@ pub struct Global {
     /// variables PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE and PGSSLMODE are used.
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     pub url: Option<String>,
+    /// The role tandem's objects belong to: tandem runs `SET ROLE` to it after connecting, so
+    /// the tables, columns and version schemas it creates are that role's (as with pgroll's
+    /// --role). The user connecting must be a member of it.
+    #[arg(long, env = "TANDEM_ROLE", global = true)]
+    pub role: Option<String>,
     /// The schema whose tables the migrations change.
     #[arg(long, default_value = "public", global = true)]
     pub schema: String,

@@ -32,6 +32,12 @@ pub struct View {
 pub struct ViewColumn {
     pub name: String,
     pub physical: String,
+    /// The physical column whose column-level privileges `physical` takes when the version
+    /// schema is created: set when `physical` is a column tandem added to replace that one (an
+    /// altered column), so a role with a column grant on it can write the new version too, and
+    /// keeps its grant after complete renames the new column into place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privileges_from: Option<String>,
 }
 
 /// The default version schema name: `<schema>_<migration>`.
@@ -53,6 +59,15 @@ pub fn views_of(schema: &Schema) -> Vec<View> {
                 .map(|c| ViewColumn {
                     name: c.name.clone(),
                     physical: c.physical.clone(),
+                    privileges_from: t
+                        .sync
+                        .iter()
+                        .find(|s| {
+                            s.new_column.is_some()
+                                && s.new_physical.as_deref() == Some(c.physical.as_str())
+                        })
+                        .and_then(|s| s.old_physical.clone())
+                        .filter(|old| *old != c.physical),
                 })
                 .collect(),
         })
@@ -114,5 +129,67 @@ impl VersionSchema {
                 out
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{Column, NewColumn, SyncColumn, Table};
+
+    fn column(name: &str, physical: &str) -> Column {
+        Column {
+            name: name.into(),
+            physical: physical.into(),
+            ..Column::default()
+        }
+    }
+
+    #[test]
+    fn a_replacement_column_takes_the_privileges_of_the_column_it_replaces() {
+        let schema = Schema {
+            tables: vec![Table {
+                name: "users".into(),
+                physical: "users".into(),
+                columns: vec![
+                    column("id", "id"),
+                    column("email", "_tandem_new_email"),
+                    column("full_name", "name"),
+                    column("age", "age"),
+                ],
+                sync: vec![
+                    SyncColumn {
+                        old_physical: Some("email".into()),
+                        new_physical: Some("_tandem_new_email".into()),
+                        new_column: Some(NewColumn::default()),
+                        ..SyncColumn::default()
+                    },
+                    // A new column replaces nothing.
+                    SyncColumn {
+                        old_physical: None,
+                        new_physical: Some("age".into()),
+                        new_column: Some(NewColumn::default()),
+                        ..SyncColumn::default()
+                    },
+                ],
+                ..Table::default()
+            }],
+            ..Schema::default()
+        };
+        let views = views_of(&schema);
+        let from: Vec<_> = views[0]
+            .columns
+            .iter()
+            .map(|c| (c.name.as_str(), c.privileges_from.as_deref()))
+            .collect();
+        assert_eq!(
+            from,
+            [
+                ("id", None),
+                ("email", Some("email")),
+                ("full_name", None),
+                ("age", None)
+            ]
+        );
     }
 }

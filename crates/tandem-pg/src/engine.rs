@@ -9,6 +9,7 @@ use crate::connect::{connect, ConnectOptions};
 use crate::error::{Error, Result};
 use crate::events::{Event, Reporter};
 use crate::executor::Executor;
+use crate::grants;
 use crate::retry::LockSettings;
 use crate::runner_lock;
 use crate::state::{self, MigrationStatus, NewMigration, Record};
@@ -19,7 +20,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tandem_core::operations::default_key;
 use tandem_core::plan::Phase;
+use tandem_core::quote::ident;
 use tandem_core::schema::Schema;
+use tandem_core::versions::VersionSchema;
 use tandem_core::{plan_migration, Action, Migration, Plan, PlanContext, Planned};
 use tokio_postgres::Client;
 
@@ -108,6 +111,58 @@ impl Engine {
         })
     }
 
+    /// `--role`: tandem works as `role` (`SET ROLE` on its session), so the tables, columns,
+    /// version schemas and views it creates belong to that role, and the role's default
+    /// privileges apply to them. The user connecting must be a member of `role`.
+    pub async fn set_role(&mut self, role: &str) -> Result<()> {
+        self.client
+            .batch_execute(&format!("SET ROLE {}", ident(role)))
+            .await
+            .map_err(|source| Error::Database {
+                context: format!("cannot act as role `{role}` on {}", self.target),
+                help: format!(
+                    "check that role `{role}` exists and that the user tandem connects as is a member of it (GRANT \"{role}\" TO <user>)"
+                ),
+                source,
+            })
+    }
+
+    /// At the end of complete: the new version schema takes a fresh copy of its USAGE and (where
+    /// its views check as their owner, always on PostgreSQL 14) of its tables' privileges, so
+    /// grants made while the migration ran reach it. Idempotent: a complete run again does it
+    /// again.
+    async fn refresh_grants(&mut self, plan: &Plan) -> Result<()> {
+        let Some(v) = plan.start.iter().find_map(|s| match &s.action {
+            Action::CreateVersionSchema(v) => Some(v.clone()),
+            _ => None,
+        }) else {
+            return Ok(());
+        };
+        self.refresh_grants_of(&v).await
+    }
+
+    async fn refresh_grants_of(&mut self, v: &VersionSchema) -> Result<()> {
+        let tx = self
+            .client
+            .transaction()
+            .await
+            .map_err(|e| Error::db("beginning the refresh of the new version's grants", e))?;
+        for statement in grants::refresh(&tx, v).await? {
+            tx.batch_execute(&statement).await.map_err(|e| {
+                Error::db(
+                    format!(
+                        "copying the tables' privileges onto {}: `{statement}`",
+                        v.name
+                    ),
+                    e,
+                )
+            })?;
+        }
+        tx.commit()
+            .await
+            .map_err(|e| Error::db("committing the new version's grants", e))
+    }
+
     /// `user@host:port/db`, without the password.
     pub fn target(&self) -> &str {
         &self.target
@@ -183,6 +238,16 @@ impl Engine {
             server_version_num: catalog::server_version_num(&self.client).await?,
             volatile_defaults,
         };
+        if ctx.server_version_num < 150000 {
+            let tables = grants::row_security_tables(&self.client, &ctx.schema).await?;
+            if !tables.is_empty() {
+                self.reporter.event(Event::Warning(format!(
+                    "{}: row-level security is on for {}; PostgreSQL 14's views read their table as the view's owner, so through the version schema a role's policies do not apply (PostgreSQL 15+ checks them as the querying role)",
+                    migration.file,
+                    tables.join(", ")
+                )));
+            }
+        }
         let planned = plan_migration(migration, &schema, &ctx, previous)?;
         let warnings =
             catalog::check_probes(&mut self.client, &self.settings.schema, &planned.probes)
@@ -313,6 +378,16 @@ impl Engine {
             .ok_or_else(|| {
                 Error::internal("the migration record vanished right after it was written")
             })?;
+        if let Some(previous) = &plan.previous_version_schema {
+            // The old version's views take the tables' grants made since it completed.
+            let v = VersionSchema {
+                name: previous.clone(),
+                physical_schema: schema.clone(),
+                views: None,
+                security_invoker: catalog::server_version_num(&self.client).await? >= 150000,
+            };
+            self.refresh_grants_of(&v).await?;
+        }
         self.run(&record, &plan, Phase::Start).await?;
         Ok(StartOutcome::Started)
     }
@@ -401,6 +476,9 @@ impl Engine {
                 Error::internal("the migration record vanished right after it was written")
             })?;
         self.run(&record, &plan, phase).await?;
+        if phase == Phase::Complete {
+            self.refresh_grants(&plan).await?;
+        }
         state::finish(&self.client, &schema, &active.name, phase).await?;
         Ok(Finished {
             migration: active.name,

@@ -6,6 +6,7 @@ use crate::backfill::{BackfillRun, BackfillSettings};
 use crate::catalog;
 use crate::error::{Error, Result};
 use crate::events::{Event, Reporter};
+use crate::grants;
 use crate::retry::{self, GaveUp, LockSettings};
 use crate::rows::column;
 use crate::state;
@@ -13,7 +14,7 @@ use crate::text::abbreviate;
 use crate::verify;
 use std::time::{Duration, Instant};
 use tandem_core::plan::{Action, Phase, Step};
-use tandem_core::versions::views_of;
+use tandem_core::versions::{views_of, View};
 use tokio_postgres::{Client, GenericClient};
 
 enum StepFailure {
@@ -197,10 +198,18 @@ impl Executor<'_> {
                 source,
                 statement: set,
             })?;
-        for statement in statements_of(&tx, step).await? {
+        let (statements, views) = statements_of(&tx, step).await?;
+        for statement in statements {
             tx.batch_execute(&statement)
                 .await
                 .map_err(|source| StepFailure::Db { source, statement })?;
+        }
+        if let (Action::CreateVersionSchema(v), Some(views)) = (&step.action, &views) {
+            for statement in grants::version_schema(&tx, v, views).await? {
+                tx.batch_execute(&statement)
+                    .await
+                    .map_err(|source| StepFailure::Db { source, statement })?;
+            }
         }
         state::set_steps_done(&tx, &schema, &migration, done_after as i32).await?;
         tx.commit().await.map_err(|source| StepFailure::Db {
@@ -219,7 +228,11 @@ impl Executor<'_> {
         step: &Step,
         done_after: usize,
     ) -> Result<(), StepFailure> {
-        for statement in statements_of(&*self.client, step).await? {
+        let (mut statements, views) = statements_of(&*self.client, step).await?;
+        if let (Action::CreateVersionSchema(v), Some(views)) = (&step.action, &views) {
+            statements.extend(grants::version_schema(&*self.client, v, views).await?);
+        }
+        for statement in statements {
             self.client
                 .batch_execute(&statement)
                 .await
@@ -294,20 +307,26 @@ impl Executor<'_> {
 }
 
 /// A step's statements; a version schema's views are generated now, from the live catalog when
-/// the plan could not know the schema (after raw SQL).
+/// the plan could not know the schema (after raw SQL), and come back with the statements (its
+/// grants are read once the views exist). Columns tandem added to replace others take their
+/// column privileges first, so the views' grants see them.
 async fn statements_of(
     client: &impl GenericClient,
     step: &Step,
-) -> Result<Vec<String>, StepFailure> {
+) -> Result<(Vec<String>, Option<Vec<View>>), StepFailure> {
     match &step.action {
-        Action::Sql { statements } => Ok(statements.clone()),
+        Action::Sql { statements } => Ok((statements.clone(), None)),
         Action::CreateVersionSchema(v) => {
             let views = match &v.views {
                 Some(views) => views.clone(),
                 None => views_of(&catalog::introspect(client, &v.physical_schema).await?),
             };
-            Ok(v.render(&views))
+            let mut statements = grants::replacement_columns(client, v, &views).await?;
+            statements.extend(v.render(&views));
+            Ok((statements, Some(views)))
         }
-        Action::Backfill(_) | Action::Verify(_) | Action::VerifyQueries { .. } => Ok(Vec::new()),
+        Action::Backfill(_) | Action::Verify(_) | Action::VerifyQueries { .. } => {
+            Ok((Vec::new(), None))
+        }
     }
 }

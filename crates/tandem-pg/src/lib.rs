@@ -17,6 +17,7 @@ mod engine;
 mod error;
 mod events;
 mod executor;
+mod grants;
 mod keys;
 mod retry;
 mod rows;

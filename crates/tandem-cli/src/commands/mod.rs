@@ -59,6 +59,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Report> {
     let mut engine = Engine::connect(&ConnectOptions { url: g.url.clone() }, settings, reporter)
         .await
         .map_err(pg_error)?;
+    if let Some(role) = &g.role {
+        engine.set_role(role).await.map_err(pg_error)?;
+    }
     let m = || {
         migration
             .as_ref()
