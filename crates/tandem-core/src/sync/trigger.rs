@@ -8,8 +8,13 @@ use crate::expressions::{physical_references, rewrite_physical};
 use crate::quote::{ident, literal, qualified};
 use crate::schema::{Schema, Table};
 
-/// The trigger's name on every synced table.
-pub(super) const TRIGGER: &str = "_tandem_sync";
+/// The trigger's name on every synced table. PostgreSQL fires the triggers of one event in the
+/// byte order of their names, and `~` (0x7E) sorts after every ASCII letter, digit and `_`: so
+/// the application's own BEFORE triggers (which may trim, lower or stamp the row) run first,
+/// and the dual-write computes the other version's columns from the row as it will be stored.
+/// A user trigger whose name still sorts after this one (it begins with `~` or a non-ASCII
+/// character) is refused at validate (`tandem-pg`'s catalog check).
+pub const TRIGGER: &str = "~tandem_sync";
 
 /// The trigger function's body. Named parts:
 /// - `new_schema`: the new version schema, as a literal;
@@ -65,7 +70,14 @@ fn assignment(condition: &str, target: &str, value: &str, or_while_null: bool) -
     format!("    IF {condition}{null} THEN\n      NEW.{target} := {value};\n    END IF;\n")
 }
 
-/// `ROW(NEW.a, ...) IS DISTINCT FROM ROW(OLD.a, ...)`, or `false` for no columns.
+/// Whether any of `columns` changed: `ROW(NEW.a, ...)::record *<> ROW(OLD.a, ...)::record`, or
+/// `false` for no columns.
+///
+/// `*<>` compares the stored binary images (`record_image_ne`), so it needs no equality operator
+/// of the column's type: `IS DISTINCT FROM` fails on json, xml, point and every other type
+/// without `=` (and on arrays, domains and composites of them). Two NULLs are equal. It may see
+/// a change where `=` would not (`1.0` and `1.00`, or a jsonb built differently): then the
+/// expression is recomputed, which is harmless; it never misses a real change.
 fn row_changed(columns: &[String]) -> String {
     if columns.is_empty() {
         return "false".into();
@@ -77,7 +89,11 @@ fn row_changed(columns: &[String]) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    format!("ROW({}) IS DISTINCT FROM ROW({})", side("NEW"), side("OLD"))
+    format!(
+        "ROW({})::record OPERATOR(pg_catalog.*<>) ROW({})::record",
+        side("NEW"),
+        side("OLD")
+    )
 }
 
 /// The statements creating the table's trigger function and trigger.
@@ -150,7 +166,10 @@ pub(super) fn create(
     );
     let tag = dollar_quote_tag(&body);
     Ok(vec![
-        format!("CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS {tag}{body}{tag}"),
+        format!(
+            "CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql SET search_path = {} AS {tag}{body}{tag}",
+            super::expression_search_path(v.schema)
+        ),
         format!(
             "CREATE TRIGGER {} BEFORE INSERT OR UPDATE ON {} FOR EACH ROW WHEN (current_setting('tandem.backfill', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION {function}()",
             ident(TRIGGER),
