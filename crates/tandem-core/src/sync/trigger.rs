@@ -90,7 +90,7 @@ fn row_changed(columns: &[String]) -> String {
             .join(", ")
     };
     format!(
-        "ROW({})::record OPERATOR(pg_catalog.*<>) ROW({})::record",
+        "ROW({})::record *<> ROW({})::record",
         side("NEW"),
         side("OLD")
     )
