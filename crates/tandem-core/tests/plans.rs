@@ -285,7 +285,7 @@ fn alter_column_adds_a_synced_copy_backfills_verifies_and_swaps_at_complete() {
     for expected in [
         r#"ALTER TABLE "public"."users" ADD COLUMN "_tandem_new_name" varchar(100)"#,
         // The trigger: the version rule, and each side computed from the other.
-        "_tandem_new integer := array_position(_tandem_path, 'public_02_change'::name)",
+        "_tandem_new := array_position(_tandem_path, 'public_02_change'::name)",
         "least(array_position(_tandem_path, 'public_01'::name), array_position(_tandem_path, 'public'::name))",
         r#"NEW."name" := ((lower(NEW."_tandem_new_name")))"#,
         r#"NEW."_tandem_new_name" := ((upper(NEW."name")))"#,
@@ -293,7 +293,7 @@ fn alter_column_adds_a_synced_copy_backfills_verifies_and_swaps_at_complete() {
         r#"UPDATE "public"."users" SET "_tandem_new_name" = (upper("name")) WHERE <key range of one batch>"#,
         r#"-- every row of users: _tandem_new_name equals `up` of the old column (ROW("_tandem_new_name")::record *= ROW(CAST(((upper("name"))) AS varchar(100)))::record)"#,
         // Run with a fixed search path, whatever the writing session's.
-        r#"LANGUAGE plpgsql SET search_path = pg_catalog, "public", pg_temp AS"#,
+        r#"PERFORM pg_catalog.set_config('search_path', 'pg_catalog, "public", pg_temp', true);"#,
         // Change detection without the type's `=`.
         r#"ROW(NEW."name")::record *<> ROW(OLD."name")::record"#,
         // Verified again first thing at complete, each row against the version that wrote it.
@@ -309,7 +309,10 @@ fn alter_column_adds_a_synced_copy_backfills_verifies_and_swaps_at_complete() {
     // The old column is dropped only after the trigger that reads it, and before the rename.
     let complete = plan.split("complete:").nth(1).unwrap();
     let reverify = complete.find("verify every row of users again").unwrap();
-    assert!(reverify < complete.find("VALIDATE").unwrap_or(usize::MAX), "{plan}");
+    assert!(
+        reverify < complete.find("VALIDATE").unwrap_or(usize::MAX),
+        "{plan}"
+    );
     let drop_trigger = complete.find("DROP TRIGGER IF EXISTS").unwrap();
     let drop_old = complete.find(r#"DROP COLUMN "name""#).unwrap();
     let rename = complete.find("rename the columns of users").unwrap();

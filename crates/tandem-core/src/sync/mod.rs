@@ -55,8 +55,9 @@ use crate::schema::{Schema, Table};
 /// - `pg_temp` last, explicitly: unlisted it would be searched first for tables and types, and
 ///   a session's temporary object could then change what a trigger computes for every row.
 ///
-/// The trigger function carries it (`CREATE FUNCTION ... SET search_path`), the backfill and the
-/// verification set it for their transactions, and validation plans the expressions under it.
+/// The trigger function sets it for its own work (after reading the writer's path, which tells
+/// the versions apart: see `trigger::body`), the backfill and the verification set it for their
+/// transactions, and validation plans the expressions under it.
 pub fn expression_search_path(schema: &str) -> String {
     format!("pg_catalog, {}, pg_temp", crate::quote::ident(schema))
 }

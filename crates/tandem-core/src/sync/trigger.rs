@@ -17,13 +17,22 @@ use crate::schema::{Schema, Table};
 pub const TRIGGER: &str = "~tandem_sync";
 
 /// The trigger function's body. Named parts:
+/// - `fixed_path`: the search path `up` and `down` are evaluated under, as a literal;
 /// - `new_schema`: the new version schema, as a literal;
 /// - `old_position`: where the old version (its schema, or the table's own) first comes in
 ///   the search path;
 /// - `old_changed` / `new_changed`: whether an UPDATE changed the old or the new version's
 ///   columns;
 /// - `from_new` / `from_old`: the assignments when the new / the old version wrote the row.
+///
+/// Why the search path is set in the body and not with `CREATE FUNCTION ... SET search_path`:
+/// the writer's own search path is what tells the versions apart, and a `SET` clause replaces
+/// it before the first line runs. So the body reads it first (with schema-qualified built-ins
+/// only), then sets the fixed path for the rest of its work, and gives the writer's back before
+/// returning. `set_config(..., true)` is transaction-local: if an expression fails, the
+/// statement's (sub)transaction is undone and the writer's path with it.
 fn body(
+    fixed_path: &str,
     new_schema: &str,
     old_position: &str,
     old_changed: &str,
@@ -34,13 +43,20 @@ fn body(
     format!(
         r#"
 DECLARE
-  _tandem_path name[] := current_schemas(false);
-  _tandem_new integer := array_position(_tandem_path, {new_schema}::name);
-  _tandem_old integer := {old_position};
-  _tandem_old_changed boolean := TG_OP = 'UPDATE' AND ({old_changed});
-  _tandem_new_changed boolean := TG_OP = 'UPDATE' AND ({new_changed});
+  _tandem_path name[] := pg_catalog.current_schemas(false);
+  _tandem_writer_path text := pg_catalog.current_setting('search_path');
+  _tandem_new integer;
+  _tandem_old integer;
+  _tandem_old_changed boolean;
+  _tandem_new_changed boolean;
   _tandem_is_new boolean;
 BEGIN
+  -- from here on names resolve as they did when the migration was validated
+  PERFORM pg_catalog.set_config('search_path', {fixed_path}, true);
+  _tandem_new := array_position(_tandem_path, {new_schema}::name);
+  _tandem_old := {old_position};
+  _tandem_old_changed := TG_OP = 'UPDATE' AND ({old_changed});
+  _tandem_new_changed := TG_OP = 'UPDATE' AND ({new_changed});
   IF _tandem_old_changed AND NOT _tandem_new_changed THEN
     _tandem_is_new := false;
   ELSIF _tandem_new_changed AND NOT _tandem_old_changed THEN
@@ -52,6 +68,7 @@ BEGIN
   IF _tandem_is_new THEN
 {from_new}  ELSE
 {from_old}  END IF;
+  PERFORM pg_catalog.set_config('search_path', _tandem_writer_path, true);
   RETURN NEW;
 END
 "#
@@ -157,6 +174,7 @@ pub(super) fn create(
         .filter_map(|s| s.new_physical.clone())
         .collect();
     let body = body(
+        &literal(&super::expression_search_path(v.schema)),
         &literal(v.new),
         &old_position,
         &row_changed(&old_side),
@@ -166,10 +184,7 @@ pub(super) fn create(
     );
     let tag = dollar_quote_tag(&body);
     Ok(vec![
-        format!(
-            "CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql SET search_path = {} AS {tag}{body}{tag}",
-            super::expression_search_path(v.schema)
-        ),
+        format!("CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS {tag}{body}{tag}"),
         format!(
             "CREATE TRIGGER {} BEFORE INSERT OR UPDATE ON {} FOR EACH ROW WHEN (current_setting('tandem.backfill', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION {function}()",
             ident(TRIGGER),
