@@ -171,7 +171,7 @@ async fn up_and_down_resolve_names_in_the_tables_schema_whatever_the_clients_sea
 // 4. Types without an equality operator, and the other type families.
 
 const TYPES_SETUP: &str = r#"
-CREATE DOMAIN public.doc AS json CHECK (VALUE IS NOT NULL);
+CREATE DOMAIN public.doc AS json CHECK (json_typeof(VALUE) = 'object');
 CREATE TYPE public.labelled AS (label text, body json);
 "#;
 
@@ -211,7 +211,7 @@ operations:
   - alter_column: {table: docs, column: n, type: "numeric(12,4)", up: "n", down: "round(n, 2)"}
 "#;
 
-const A_DOC: &str = r#"'{"a": 1}', '<a>1</a>', '(1,2)', '((0,0),(1,1))', '((0,0),(1,0),(1,1))', ARRAY['{"b": 2}'::json], ARRAY[point(3,4)], '{"d": 4}', ROW('l', '{"c": 3}')::labelled, '[1,5)', 12.34, 1.5"#;
+const A_DOC: &str = r#"'{"a": 1}', '<a>1</a>', '(1,2)', '((0,0),(1,1))', '((0,0),(1,0),(1,1))', ARRAY['{"b": 2}'::json], ARRAY[point(3,4)], '{"d": 4}', ROW('l', '{"c": 3}')::public.labelled, '[1,5)', 12.34, 1.5"#;
 
 /// Every column of a row as text, as `search_path`'s version shows it.
 const ROW_TEXT: &str =
@@ -229,7 +229,7 @@ async fn json_xml_geometry_arrays_domains_composites_ranges_money_and_numeric_sy
             // "could not identify an equality operator for type json").
             v.old.batch_execute(&format!("INSERT INTO docs (j, x, p, bx, pg, ja, pa, d, c, r, m, n) VALUES ({A_DOC})")).await.unwrap();
             v.new.batch_execute(&format!("INSERT INTO docs (j, x, p, bx, pg, ja, pa, d, c, r, m, n) VALUES ({A_DOC})")).await.unwrap();
-            v.old.batch_execute(r#"UPDATE docs SET j = '{"a": 2}', x = '<b/>', p = '(5,6)', ja = ARRAY['{}'::json], c = ROW('m', '[]')::labelled, m = 1, n = 2.25 WHERE id = 3"#).await.unwrap();
+            v.old.batch_execute(r#"UPDATE docs SET j = '{"a": 2}', x = '<b/>', p = '(5,6)', ja = ARRAY['{}'::json], c = ROW('m', '[]')::public.labelled, m = 1, n = 2.25 WHERE id = 3"#).await.unwrap();
             v.new.batch_execute(r#"UPDATE docs SET j = '{"z": 9}', pg = '((0,0),(2,0),(2,2))', d = '{"e": 5}', r = '[2,3)', n = 7.1234 WHERE id = 4"#).await.unwrap();
             // An update of a json value to the same text: nothing is lost either way.
             v.old.batch_execute(r#"UPDATE docs SET j = '{"a": 1}' WHERE id = 1"#).await.unwrap();
@@ -345,7 +345,7 @@ async fn the_dual_write_sees_the_row_as_the_applications_triggers_leave_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_application_trigger_that_would_fire_after_the_dual_write_is_refused_at_validate() {
-    for name in ["~audit", "Ärger"] {
+    for name in ["~~audit", "Ärger"] {
         let db = fresh_db().await;
         db.apply("01_baseline", USERS).await;
         db.execute(USER_TRIGGERS).await;
@@ -417,7 +417,7 @@ async fn complete_verifies_again_and_refuses_rows_a_later_trigger_skewed() {
         .err()
         .expect("complete must refuse the skewed row");
     let text = format!("{err} {}", err.help());
-    assert!(text.contains("id = (2)"), "names the row: {text}");
+    assert!(text.contains(r#"("id") = (2)"#), "names the row: {text}");
     assert!(
         text.contains("consistent with the version that wrote it"),
         "{text}"
@@ -483,11 +483,11 @@ operations:
         "names the constraint: {text}"
     );
     assert!(
-        text.contains("id = (3)") && text.contains("id = (4)"),
+        text.contains(r#"("id") = (3)"#) && text.contains(r#"("id") = (4)"#),
         "names the offending keys: {text}"
     );
     assert!(
-        !text.contains("id = (2)"),
+        !text.contains(r#"("id") = (2)"#),
         "a key with a NULL references nothing and passes: {text}"
     );
     assert!(
@@ -523,9 +523,10 @@ operations:
         .err()
         .expect("start must fail on rows that break the check");
     let text = format!("{err} {}", err.help());
+    // A CHECK added NOT VALID still holds for every row written, the backfill's too: the
+    // backfill stops at the first offending batch, naming the constraint and the row.
     assert!(
-        text.contains("check amount_positive") && text.contains("id = (2)"),
+        text.contains("amount_positive") && text.contains("(2, null, null, -1"),
         "{text}"
     );
-    assert!(!text.contains("id = (3)"), "NULL passes a CHECK: {text}");
 }

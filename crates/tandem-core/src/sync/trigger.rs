@@ -120,29 +120,48 @@ pub(super) fn create(
     v: &Versions,
     function: &str,
 ) -> Result<Vec<String>, OpError> {
-    let assign = |target: Option<&str>, expr: Option<&str>, or_while_null: bool| {
-        let (Some(target), Some(expr)) = (target, expr) else {
-            return Ok(None);
+    // `watch_target`: recompute also when the write changed the target itself.
+    let assign =
+        |target: Option<&str>, expr: Option<&str>, or_while_null: bool, watch_target: bool| {
+            let (Some(target), Some(expr)) = (target, expr) else {
+                return Ok(None);
+            };
+            let mut reads = physical_references(expr, schema, table)?;
+            if watch_target && !reads.iter().any(|r| r == target) {
+                reads.push(target.to_string());
+            }
+            let condition = if reads.is_empty() {
+                "TG_OP = 'INSERT'".to_string()
+            } else {
+                format!("TG_OP = 'INSERT' OR {}", row_changed(&reads))
+            };
+            let value =
+                rewrite_physical(expr, schema, table, |p| Some(format!("NEW.{}", ident(p))))?;
+            Ok::<_, OpError>(Some(assignment(&condition, target, &value, or_while_null)))
         };
-        let reads = physical_references(expr, schema, table)?;
-        let condition = if reads.is_empty() {
-            "TG_OP = 'INSERT'".to_string()
-        } else {
-            format!("TG_OP = 'INSERT' OR {}", row_changed(&reads))
-        };
-        let value = rewrite_physical(expr, schema, table, |p| Some(format!("NEW.{}", ident(p))))?;
-        Ok::<_, OpError>(Some(assignment(&condition, target, &value, or_while_null)))
-    };
     let mut from_new = String::new();
     let mut from_old = String::new();
     for sync in &table.sync {
-        if let Some(a) = assign(sync.old_physical.as_deref(), sync.down.as_deref(), false)? {
+        // The new version's views do not show the old columns, so when one changes in a write of
+        // the new version, an application trigger (which fired before this one) changed it:
+        // the old column is put back to `down` of the new, or the versions would disagree.
+        if let Some(a) = assign(
+            sync.old_physical.as_deref(),
+            sync.down.as_deref(),
+            false,
+            true,
+        )? {
             from_new.push_str(&a);
         }
         if sync.new_column.is_some() {
             // Also while the new column is still NULL: an old-version update may reach a row
             // the backfill has not, without changing what `up` reads.
-            if let Some(a) = assign(sync.new_physical.as_deref(), sync.up.as_deref(), true)? {
+            if let Some(a) = assign(
+                sync.new_physical.as_deref(),
+                sync.up.as_deref(),
+                true,
+                false,
+            )? {
                 from_old.push_str(&a);
             }
         }
