@@ -182,7 +182,7 @@ operations:
       columns:
         - {name: id, type: serial, pk: true}
         - {name: j, type: json, nullable: true}
-        - {name: x, type: xml, nullable: true}
+        - {name: xm, type: xml, nullable: true}
         - {name: p, type: point, nullable: true}
         - {name: bx, type: box, nullable: true}
         - {name: pg, type: polygon, nullable: true}
@@ -198,7 +198,7 @@ operations:
 const DOCS_CHANGE: &str = r#"
 operations:
   - alter_column: {table: docs, column: j, up: "j", down: "j"}
-  - alter_column: {table: docs, column: x, up: "x", down: "x"}
+  - alter_column: {table: docs, column: xm, up: "xm", down: "xm"}
   - alter_column: {table: docs, column: p, up: "p", down: "p"}
   - alter_column: {table: docs, column: bx, up: "bx", down: "bx"}
   - alter_column: {table: docs, column: pg, up: "pg", down: "pg"}
@@ -215,26 +215,26 @@ const A_DOC: &str = r#"'{"a": 1}', '<a>1</a>', '(1,2)', '((0,0),(1,1))', '((0,0)
 
 /// Every column of a row as text, as `search_path`'s version shows it.
 const ROW_TEXT: &str =
-    "SELECT concat_ws('|', j, x, p, bx, pg, ja, pa, d, c, r, m, n) FROM docs WHERE id = ";
+    "SELECT concat_ws('|', j, xm, p, bx, pg, ja, pa, d, c, r, m, n) FROM docs WHERE id = ";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_xml_geometry_arrays_domains_composites_ranges_money_and_numeric_sync_both_ways() {
     both_endings(
         TYPES_SETUP,
         DOCS,
-        &format!("INSERT INTO public.docs (j, x, p, bx, pg, ja, pa, d, c, r, m, n) VALUES ({A_DOC}), (NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);"),
+        &format!("INSERT INTO public.docs (j, xm, p, bx, pg, ja, pa, d, c, r, m, n) VALUES ({A_DOC}), (NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);"),
         DOCS_CHANGE,
         |v| async move {
             // Inserts and updates through both versions (each failed before with
             // "could not identify an equality operator for type json").
-            v.old.batch_execute(&format!("INSERT INTO docs (j, x, p, bx, pg, ja, pa, d, c, r, m, n) VALUES ({A_DOC})")).await.unwrap();
-            v.new.batch_execute(&format!("INSERT INTO docs (j, x, p, bx, pg, ja, pa, d, c, r, m, n) VALUES ({A_DOC})")).await.unwrap();
-            v.old.batch_execute(r#"UPDATE docs SET j = '{"a": 2}', x = '<b/>', p = '(5,6)', ja = ARRAY['{}'::json], c = ROW('m', '[]')::public.labelled, m = 1, n = 2.25 WHERE id = 3"#).await.unwrap();
+            v.old.batch_execute(&format!("INSERT INTO docs (j, xm, p, bx, pg, ja, pa, d, c, r, m, n) VALUES ({A_DOC})")).await.unwrap();
+            v.new.batch_execute(&format!("INSERT INTO docs (j, xm, p, bx, pg, ja, pa, d, c, r, m, n) VALUES ({A_DOC})")).await.unwrap();
+            v.old.batch_execute(r#"UPDATE docs SET j = '{"a": 2}', xm = '<b/>', p = '(5,6)', ja = ARRAY['{}'::json], c = ROW('m', '[]')::public.labelled, m = 1, n = 2.25 WHERE id = 3"#).await.unwrap();
             v.new.batch_execute(r#"UPDATE docs SET j = '{"z": 9}', pg = '((0,0),(2,0),(2,2))', d = '{"e": 5}', r = '[2,3)', n = 7.1234 WHERE id = 4"#).await.unwrap();
             // An update of a json value to the same text: nothing is lost either way.
             v.old.batch_execute(r#"UPDATE docs SET j = '{"a": 1}' WHERE id = 1"#).await.unwrap();
             // Setting a value to NULL and back through the other version.
-            v.new.batch_execute("UPDATE docs SET j = NULL, x = NULL WHERE id = 1").await.unwrap();
+            v.new.batch_execute("UPDATE docs SET j = NULL, xm = NULL WHERE id = 1").await.unwrap();
             for id in 1..=4 {
                 let old: Option<String> = v.old.query_one(&format!("{ROW_TEXT}{id}"), &[]).await.unwrap().get(0);
                 let new: Option<String> = v.new.query_one(&format!("{ROW_TEXT}{id}"), &[]).await.unwrap().get(0);
@@ -242,16 +242,16 @@ async fn json_xml_geometry_arrays_domains_composites_ranges_money_and_numeric_sy
                 let strip = |s: Option<String>| s.map(|s| s.rsplit_once('|').map(|(a, _)| a.to_string()).unwrap_or(s));
                 assert_eq!(strip(old), strip(new), "row {id} reads the same through both versions");
             }
-            assert_eq!(count(&v.old, r#"SELECT count(*) FROM docs WHERE id = 3 AND x::text = '<b/>' AND p ~= '(5,6)' AND n = 2.25 AND m = 1::money"#).await, 1);
-            assert_eq!(count(&v.new, r#"SELECT count(*) FROM docs WHERE id = 3 AND j::text = '{"a": 2}' AND x::text = '<b/>' AND p ~= '(5,6)' AND (c).label = 'm' AND n = 2.25"#).await, 1);
+            assert_eq!(count(&v.old, r#"SELECT count(*) FROM docs WHERE id = 3 AND xm::text = '<b/>' AND p ~= '(5,6)' AND n = 2.25 AND m = 1::money"#).await, 1);
+            assert_eq!(count(&v.new, r#"SELECT count(*) FROM docs WHERE id = 3 AND j::text = '{"a": 2}' AND xm::text = '<b/>' AND p ~= '(5,6)' AND (c).label = 'm' AND n = 2.25"#).await, 1);
             assert_eq!(count(&v.old, r#"SELECT count(*) FROM docs WHERE id = 4 AND j::text = '{"z": 9}' AND d::text = '{"e": 5}' AND r = '[2,3)' AND n = 7.12"#).await, 1);
             assert_eq!(count(&v.new, "SELECT count(*) FROM docs WHERE id = 4 AND n = 7.1234").await, 1);
-            assert_eq!(count(&v.new, "SELECT count(*) FROM docs WHERE id = 1 AND j IS NULL AND x IS NULL AND p IS NOT NULL").await, 1);
-            assert_eq!(count(&v.old, "SELECT count(*) FROM docs WHERE id = 1 AND j IS NULL AND x IS NULL AND p IS NOT NULL").await, 1);
+            assert_eq!(count(&v.new, "SELECT count(*) FROM docs WHERE id = 1 AND j IS NULL AND xm IS NULL AND p IS NOT NULL").await, 1);
+            assert_eq!(count(&v.old, "SELECT count(*) FROM docs WHERE id = 1 AND j IS NULL AND xm IS NULL AND p IS NOT NULL").await, 1);
             assert_eq!(count(&v.new, "SELECT count(*) FROM docs WHERE id = 2 AND j IS NULL AND c IS NULL AND n IS NULL").await, 1);
         },
         |v, ending| async move {
-            let row3 = text(&v.db, "SELECT concat_ws('|', j, x, p, ja, c, m, n) FROM public.docs WHERE id = 3").await;
+            let row3 = text(&v.db, "SELECT concat_ws('|', j, xm, p, ja, c, m, n) FROM public.docs WHERE id = 3").await;
             let n4 = text(&v.db, "SELECT n::text FROM public.docs WHERE id = 4").await;
             let scale = text(&v.db, "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'public.docs'::regclass AND attname = 'n'").await;
             match ending {
