@@ -415,7 +415,7 @@ async fn complete_verifies_again_and_refuses_rows_a_later_trigger_skewed() {
         .complete()
         .await
         .err()
-        .expect("complete must refuse the skewed row");
+        .unwrap_or_else(|| panic!("complete must refuse the skewed row"));
     let text = format!("{err} {}", err.help());
     assert!(text.contains(r#"("id") = (2)"#), "names the row: {text}");
     assert!(
@@ -476,7 +476,7 @@ operations:
         ))
         .await
         .err()
-        .expect("start must fail on rows that reference nothing");
+        .unwrap_or_else(|| panic!("start must fail on rows that reference nothing"));
     let text = format!("{err} {}", err.help());
     assert!(
         text.contains("foreign key fk_orders_seller"),
@@ -521,7 +521,7 @@ operations:
         ))
         .await
         .err()
-        .expect("start must fail on rows that break the check");
+        .unwrap_or_else(|| panic!("start must fail on rows that break the check"));
     let text = format!("{err} {}", err.help());
     // A CHECK added NOT VALID still holds for every row written, the backfill's too: the
     // backfill stops at the first offending batch, naming the constraint and the row.
