@@ -8,6 +8,7 @@ use crate::keys::{key_of, max_key, TableKey, Walk};
 use crate::rows::{column, texts};
 use tandem_core::plan::Verify;
 use tandem_core::quote::qualified;
+use tandem_core::schema::RowCheck;
 use tokio_postgres::GenericClient;
 
 /// Rows checked per verification batch (a read-only index range scan).
@@ -49,14 +50,74 @@ async fn set_search_path(client: &impl GenericClient, path: &str) -> Result<()> 
     Ok(())
 }
 
+/// The checks that prove something: recomputing an expression that is not immutable (`now()`,
+/// `random()`, `gen_random_uuid()`) gives another value than the one stored, so a check marked
+/// `if_immutable` runs only when PostgreSQL accepts that expression in an index, tried on an
+/// empty temporary copy of the table's columns that is dropped again.
+async fn applicable<'a>(
+    client: &impl GenericClient,
+    spec: &'a Verify,
+) -> Result<Vec<&'a RowCheck>> {
+    let mut out = Vec::new();
+    let probe = "pg_temp._tandem_immutable";
+    let mut made = false;
+    for check in &spec.checks {
+        let Some(expression) = &check.if_immutable else {
+            out.push(check);
+            continue;
+        };
+        let what = "checking whether an expression is immutable";
+        if !made {
+            client
+                .execute(
+                    format!(
+                        "CREATE TEMPORARY TABLE IF NOT EXISTS _tandem_immutable (LIKE {})",
+                        qualified(&spec.schema, &spec.table)
+                    )
+                    .as_str(),
+                    &[],
+                )
+                .await
+                .map_err(|e| Error::db(what, e))?;
+            made = true;
+        }
+        // Outside a transaction: a refused index is the answer, not an error to undo.
+        let accepted = client
+            .execute(
+                format!("CREATE INDEX _tandem_immutable_probe ON {probe} (({expression}))")
+                    .as_str(),
+                &[],
+            )
+            .await
+            .is_ok();
+        if accepted {
+            client
+                .execute("DROP INDEX pg_temp._tandem_immutable_probe", &[])
+                .await
+                .map_err(|e| Error::db(what, e))?;
+            out.push(check);
+        }
+    }
+    if made {
+        client
+            .execute(format!("DROP TABLE IF EXISTS {probe}").as_str(), &[])
+            .await
+            .map_err(|e| Error::db("dropping the immutability probe", e))?;
+    }
+    Ok(out)
+}
+
 async fn check_rows(client: &impl GenericClient, spec: &Verify) -> Result<u64> {
     let rel = qualified(&spec.schema, &spec.table);
     let key = key_of(client, &spec.schema, &spec.table).await?;
     let Some(max) = max_key(client, &spec.schema, &spec.table, &key).await? else {
         return Ok(0);
     };
-    let conditions: Vec<String> = spec
-        .checks
+    let checks = applicable(client, spec).await?;
+    if checks.is_empty() {
+        return Ok(0);
+    }
+    let conditions: Vec<String> = checks
         .iter()
         .map(|c| format!("(({}) IS TRUE)", c.condition))
         .collect();
@@ -93,7 +154,7 @@ async fn check_rows(client: &impl GenericClient, spec: &Verify) -> Result<u64> {
         for r in &rows {
             let k = texts(r, key_width, &what)?;
             let mut failed = Vec::new();
-            for (i, check) in spec.checks.iter().enumerate() {
+            for (i, check) in checks.iter().enumerate() {
                 if !column::<bool>(r, key_width + i, &what)? {
                     failed.push(check.description.as_str());
                 }

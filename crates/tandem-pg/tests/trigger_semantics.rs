@@ -530,3 +530,27 @@ operations:
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_up_that_is_not_immutable_is_not_recomputed_by_the_verification() {
+    both_endings(
+        "",
+        USERS,
+        "INSERT INTO public.users (name) VALUES ('a'), ('b');",
+        r#"
+operations:
+  - alter_column: {table: users, column: name, up: "name || ':' || gen_random_uuid()", down: "split_part(name, ':', 1)"}
+"#,
+        |v| async move {
+            v.old.batch_execute("INSERT INTO users (name) VALUES ('c')").await.unwrap();
+            v.new.batch_execute("INSERT INTO users (name) VALUES ('d:x')").await.unwrap();
+            assert_eq!(count(&v.new, "SELECT count(*) FROM users WHERE name LIKE 'c:%' AND length(name) = 38").await, 1);
+            assert_eq!(count(&v.old, "SELECT count(*) FROM users WHERE name = 'd'").await, 1);
+        },
+        |v, ending| async move {
+            let n = v.db.scalar_i64("SELECT count(*) FROM public.users WHERE name LIKE '_:%'").await;
+            assert_eq!(n, if ending == Ending::Complete { 4 } else { 0 });
+        },
+    )
+    .await;
+}
