@@ -292,6 +292,8 @@ fn alter_column_adds_a_synced_copy_backfills_verifies_and_swaps_at_complete() {
         "WHEN (current_setting('tandem.backfill', true) IS DISTINCT FROM 'on')",
         r#"UPDATE "public"."users" SET "_tandem_new_name" = (upper("name")) WHERE <key range of one batch>"#,
         r#"-- every row of users: _tandem_new_name equals `up` of the old column (ROW("_tandem_new_name")::record *= ROW(CAST(((upper("name"))) AS varchar(100)))::record)"#,
+        // The new column's type and constraints resolved as the validation resolved them.
+        r#"SET LOCAL search_path TO pg_catalog, "public", pg_temp"#,
         // Run with a fixed search path, whatever the writing session's.
         r#"PERFORM pg_catalog.set_config('search_path', 'pg_catalog, "public", pg_temp', true);"#,
         // Change detection without the type's `=`.

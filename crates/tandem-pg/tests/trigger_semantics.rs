@@ -554,3 +554,73 @@ operations:
     )
     .await;
 }
+
+/// A schema of the application's own, not `public`, with mixed case: the new column's type, the
+/// `up` function and the casts all resolve there, for tandem's session and the clients alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_mixed_case_schema_of_the_application_names_resolve_there() {
+    for ending in [Ending::Complete, Ending::Rollback] {
+        let db = fresh_db().await;
+        db.execute(
+            r#"CREATE SCHEMA "Shop";
+               CREATE TYPE "Shop".currency AS ENUM ('EUR', 'USD');
+               CREATE FUNCTION "Shop".cents(v numeric) RETURNS bigint LANGUAGE sql IMMUTABLE AS $$ SELECT (v * 100)::bigint $$;"#,
+        )
+        .await;
+        let settings = tandem_pg::Settings {
+            schema: "Shop".into(),
+            ..tandem_testkit::settings()
+        };
+        let mut engine = db.engine_with(settings.clone()).await;
+        engine
+            .start(&migration(
+                "01_baseline",
+                "operations:\n  - create_table:\n      name: order\n      columns:\n        - {name: id, type: serial, pk: true}\n        - {name: price, type: numeric}\n        - {name: cur, type: text}\n",
+            ))
+            .await
+            .unwrap();
+        engine.complete().await.unwrap();
+        db.execute(r#"INSERT INTO "Shop"."order" (price, cur) VALUES (1.25, 'EUR')"#)
+            .await;
+        engine
+            .start(&migration(
+                "02_change",
+                r#"
+operations:
+  - alter_column: {table: order, column: price, type: bigint, up: "cents(price)", down: "price / 100.0"}
+  - alter_column: {table: order, column: cur, type: currency, up: "cur::currency", down: "cur::text"}
+"#,
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("start: {e} ({})", e.help()));
+        let old = db.client_on("Shop_01_baseline").await;
+        let new = db.client_on("Shop_02_change").await;
+        old.batch_execute(r#"INSERT INTO "order" (price, cur) VALUES (2.5, 'USD')"#)
+            .await
+            .unwrap();
+        new.batch_execute(r#"INSERT INTO "order" (price, cur) VALUES (300, 'EUR')"#)
+            .await
+            .unwrap();
+        let seen =
+            "SELECT string_agg(price::text || ' ' || cur::text, ',' ORDER BY id) FROM \"order\"";
+        let by_new: String = new.query_one(seen, &[]).await.unwrap().get(0);
+        let by_old: String = old.query_one(seen, &[]).await.unwrap().get(0);
+        assert_eq!(by_new, "125 EUR,250 USD,300 EUR");
+        assert_eq!(by_old, "1.25 EUR,2.5 USD,3.0000000000000000 EUR");
+        let finished = match ending {
+            Ending::Complete => engine.complete().await,
+            Ending::Rollback => engine.rollback().await,
+        };
+        finished.unwrap_or_else(|e| panic!("{ending:?}: {e} ({})", e.help()));
+        let fin = text(
+            &db,
+            r#"SELECT string_agg(price::text || ' ' || cur::text, ',' ORDER BY id) FROM "Shop"."order""#,
+        )
+        .await;
+        let expected = match ending {
+            Ending::Complete => "125 EUR,250 USD,300 EUR",
+            Ending::Rollback => "1.25 EUR,2.5 USD,3.0000000000000000 EUR",
+        };
+        assert_eq!(fin.as_deref(), Some(expected));
+    }
+}

@@ -90,7 +90,13 @@ pub(crate) fn generate(
     for c in &table.new_constraints {
         constraints::add(&t, c, &mut parts, &mut out);
     }
-    let mut statements = parts.add_columns;
+    // Types, defaults and CHECKs name things as `up` does: resolved under the same path the
+    // validation used, not the one tandem's session happens to have (SET LOCAL: this step only).
+    let mut statements = vec![format!(
+        "SET LOCAL search_path TO {}",
+        expression_search_path(v.schema)
+    )];
+    statements.extend(parts.add_columns);
     statements.extend(parts.statements);
     statements.extend(trigger::create(schema, table, v, &function)?);
     out.start.push(Step::sql(
