@@ -624,3 +624,27 @@ operations:
         assert_eq!(fin.as_deref(), Some(expected));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unique_constraint_over_duplicates_fails_start_naming_it_and_the_key() {
+    let db = fresh_db().await;
+    db.apply("01_baseline", ORDERS).await;
+    db.execute("INSERT INTO public.orders (amount) VALUES (5), (7), (5);")
+        .await;
+    let err = db
+        .engine()
+        .await
+        .start(&migration(
+            "02_change",
+            "operations:\n  - create_constraint: {table: orders, name: orders_amount_key, type: unique, columns: [amount], up: {amount: amount}, down: {amount: amount}}\n",
+        ))
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("start must fail on duplicates"));
+    let text = format!("{err} {}", err.help());
+    assert!(
+        text.contains("orders_amount_key"),
+        "names the constraint: {text}"
+    );
+    assert!(text.contains("=(5)"), "names the duplicated key: {text}");
+}
