@@ -35,3 +35,4 @@ pub use operations::{Operation, PlanContext};
 pub use plan::{Action, Phase, Plan, Step};
 pub use planner::{plan_migration, PlanError, Planned, Probe, ProbeKind};
 pub use schema::Schema;
+pub use sync::{expression_search_path, DUAL_WRITE_TRIGGER};

@@ -285,15 +285,23 @@ fn alter_column_adds_a_synced_copy_backfills_verifies_and_swaps_at_complete() {
     for expected in [
         r#"ALTER TABLE "public"."users" ADD COLUMN "_tandem_new_name" varchar(100)"#,
         // The trigger: the version rule, and each side computed from the other.
-        "_tandem_new integer := array_position(_tandem_path, 'public_02_change'::name)",
+        "_tandem_new := array_position(_tandem_path, 'public_02_change'::name)",
         "least(array_position(_tandem_path, 'public_01'::name), array_position(_tandem_path, 'public'::name))",
         r#"NEW."name" := ((lower(NEW."_tandem_new_name")))"#,
         r#"NEW."_tandem_new_name" := ((upper(NEW."name")))"#,
         "WHEN (current_setting('tandem.backfill', true) IS DISTINCT FROM 'on')",
         r#"UPDATE "public"."users" SET "_tandem_new_name" = (upper("name")) WHERE <key range of one batch>"#,
-        r#"-- every row of users: _tandem_new_name equals `up` of the old column ("_tandem_new_name" IS NOT DISTINCT FROM ((upper("name"))))"#,
+        r#"-- every row of users: _tandem_new_name equals `up` of the old column (ROW("_tandem_new_name")::record *= ROW(CAST(((upper("name"))) AS varchar(100)))::record)"#,
+        // The new column's type and constraints resolved as the validation resolved them.
+        r#"SET LOCAL search_path TO pg_catalog, "public", pg_temp"#,
+        // Run with a fixed search path, whatever the writing session's.
+        r#"PERFORM pg_catalog.set_config('search_path', 'pg_catalog, "public", pg_temp', true);"#,
+        // Change detection without the type's `=`.
+        r#"ROW(NEW."name")::record *<> ROW(OLD."name")::record"#,
+        // Verified again first thing at complete, each row against the version that wrote it.
+        r#"or name equals `down` of _tandem_new_name"#,
         r#""_tandem_new_name" AS "name""#,
-        r#"DROP TRIGGER IF EXISTS "_tandem_sync" ON "public"."users""#,
+        r#"DROP TRIGGER IF EXISTS "~tandem_sync" ON "public"."users""#,
         r#"ALTER TABLE "public"."users" DROP COLUMN "name""#,
         r#"ALTER TABLE "public"."users" RENAME COLUMN "_tandem_new_name" TO "name""#,
         r#"ALTER TABLE IF EXISTS "public"."users" DROP COLUMN IF EXISTS "_tandem_new_name""#,
@@ -302,6 +310,11 @@ fn alter_column_adds_a_synced_copy_backfills_verifies_and_swaps_at_complete() {
     }
     // The old column is dropped only after the trigger that reads it, and before the rename.
     let complete = plan.split("complete:").nth(1).unwrap();
+    let reverify = complete.find("verify every row of users again").unwrap();
+    assert!(
+        reverify < complete.find("VALIDATE").unwrap_or(usize::MAX),
+        "{plan}"
+    );
     let drop_trigger = complete.find("DROP TRIGGER IF EXISTS").unwrap();
     let drop_old = complete.find(r#"DROP COLUMN "name""#).unwrap();
     let rename = complete.find("rename the columns of users").unwrap();

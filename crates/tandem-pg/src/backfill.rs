@@ -110,6 +110,17 @@ impl BackfillRun<'_> {
             size = fixed.max(1);
         }
         let skip_triggers = self.may_skip_triggers().await;
+        // `up` means what it meant at validation and in the trigger function: the same search
+        // path, whatever this session's.
+        let per_batch = format!(
+            "SET LOCAL search_path TO {}{}",
+            tandem_core::expression_search_path(&spec.schema),
+            if skip_triggers {
+                "; SET LOCAL session_replication_role = replica"
+            } else {
+                ""
+            }
+        );
         let began = Instant::now();
         let rows_at_start = cp.rows_done;
         let mut last_report = Instant::now() - Duration::from_secs(60);
@@ -120,13 +131,7 @@ impl BackfillRun<'_> {
             let batch = walk.next(&*self.client, cp.last.as_deref(), size).await?;
             let update = format!("UPDATE {rel} SET {set} WHERE {}", batch.predicate);
             let rows = self
-                .batch(
-                    &spec.table,
-                    &update,
-                    &batch.upper,
-                    batch.last,
-                    skip_triggers,
-                )
+                .batch(&spec.table, &update, &batch.upper, batch.last, &per_batch)
                 .await?;
             cp.rows_done += rows;
             cp.done = batch.last;
@@ -189,13 +194,14 @@ impl BackfillRun<'_> {
     }
 
     /// One batch and its checkpoint, in one transaction, retried on lock failures.
+    /// `per_batch`: tandem's own `SET LOCAL`s for the batch's transaction.
     async fn batch(
         &mut self,
         table: &str,
         update: &str,
         upper: &[String],
         last: bool,
-        skip_triggers: bool,
+        per_batch: &str,
     ) -> Result<i64> {
         let (locks, reporter) = (self.locks, self.reporter);
         let outcome = retry::on_lock_failure(
@@ -203,7 +209,7 @@ impl BackfillRun<'_> {
             reporter,
             &format!("backfill batch of {table}"),
             retry::is_lock_failure,
-            async || self.try_batch(update, upper, last, skip_triggers).await,
+            async || self.try_batch(update, upper, last, per_batch).await,
         )
         .await;
         match outcome {
@@ -221,19 +227,14 @@ impl BackfillRun<'_> {
         update: &str,
         upper: &[String],
         last: bool,
-        skip_triggers: bool,
+        per_batch: &str,
     ) -> Result<i64, tokio_postgres::Error> {
         let tx = self.client.transaction().await?;
         tx.batch_execute(&format!(
             // synchronous_commit off: a batch and its checkpoint commit together, so a crash
             // loses both and the rerun redoes the batch; nothing waits for the WAL flush.
-            "SET LOCAL lock_timeout = {}; SET LOCAL tandem.backfill = 'on'; SET LOCAL synchronous_commit = off{}",
+            "SET LOCAL lock_timeout = {}; SET LOCAL tandem.backfill = 'on'; SET LOCAL synchronous_commit = off; {per_batch}",
             self.locks.lock_timeout.as_millis(),
-            if skip_triggers {
-                "; SET LOCAL session_replication_role = replica"
-            } else {
-                ""
-            }
         ))
         .await?;
         let rows = tx.execute(update, &[]).await? as i64;

@@ -303,10 +303,12 @@ pub(crate) async fn check_probes(
         .transaction()
         .await
         .map_err(|e| Error::db("opening a transaction", e))?;
-    // The expressions name other tables unqualified, as the application's sessions will.
+    // Under the search path the trigger function, the backfill and the verification evaluate
+    // them with, so an expression means at run time what it meant here. (Its `pg_temp` comes
+    // last: the probe tables below are found there, and nothing of the schema is shadowed.)
     tx.batch_execute(&format!(
-        "SET LOCAL search_path TO {}, pg_temp",
-        ident(schema)
+        "SET LOCAL search_path TO {}",
+        tandem_core::expression_search_path(schema)
     ))
     .await
     .map_err(|e| Error::db("setting the search path", e))?;
@@ -389,4 +391,36 @@ pub(crate) async fn check_probes(
         .await
         .map_err(|e| Error::db("ending the check", e))?;
     Ok(warnings)
+}
+
+/// The application's row-level BEFORE INSERT or UPDATE triggers on `tables` (physical names in
+/// `schema`) that PostgreSQL would fire after tandem's dual-write trigger, as (table, trigger).
+/// Triggers of one event fire in the byte order of their names (`COLLATE "C"`), disabled ones
+/// included: they may be enabled while the migration runs.
+pub(crate) async fn triggers_firing_after_dual_write(
+    client: &impl GenericClient,
+    schema: &str,
+    tables: &[String],
+) -> Result<Vec<(String, String)>> {
+    const BEFORE_ROW_INSERT_OR_UPDATE: &str = "t.tgtype & 3 = 3 AND t.tgtype & 20 <> 0";
+    let sql = format!(
+        "SELECT c.relname::text, t.tgname::text FROM pg_catalog.pg_trigger t \
+         JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid \
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = $1 AND c.relname = ANY($2) AND NOT t.tgisinternal \
+         AND {BEFORE_ROW_INSERT_OR_UPDATE} \
+         AND t.tgname COLLATE \"C\" > $3 COLLATE \"C\" \
+         ORDER BY 1, 2"
+    );
+    let what = "reading the triggers of the tables to sync";
+    let rows = client
+        .query(
+            sql.as_str(),
+            &[&schema, &tables, &tandem_core::DUAL_WRITE_TRIGGER],
+        )
+        .await
+        .map_err(|e| Error::db(what, e))?;
+    rows.iter()
+        .map(|r| Ok((column::<String>(r, 0, what)?, column::<String>(r, 1, what)?)))
+        .collect()
 }

@@ -257,6 +257,13 @@ impl Engine {
             self.reporter
                 .event(Event::Warning(format!("{}: {w}", migration.file)));
         }
+        verify::refuse_triggers_after_dual_write(
+            &self.client,
+            &self.settings.schema,
+            &planned,
+            &migration.file,
+        )
+        .await?;
         if planned.plan.version_schema == state::STATE_SCHEMA {
             return Err(Error::usage(
                 "the version schema cannot be named `tandem`: that is tandem's state schema",

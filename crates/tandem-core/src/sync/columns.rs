@@ -56,12 +56,30 @@ pub(super) fn add(
     indexes(t, new, spec, out);
     if let Some(up) = &sync.up {
         parts.assignments.push((new.clone(), up.clone()));
-        if sync.old_physical.is_some() {
+        if let Some(old) = &sync.old_physical {
+            let up_holds = same_value(&col, up, &spec.data_type);
             parts.checks.push(RowCheck {
                 description: format!("{new} equals `up` of the old column"),
-                condition: format!("{col} IS NOT DISTINCT FROM ({up})"),
+                condition: up_holds.clone(),
                 if_immutable: Some(up.clone()),
             });
+            // By complete the new version has written rows too, and for those the trigger
+            // computed the old column from the new (`down`), which need not give `up` back
+            // (`up: lower(email)`, `down: email`). Each row must match the version that wrote
+            // it: new = up(old), or old = down(new). Without `down` nothing can be said of
+            // the new version's rows, so nothing is rechecked.
+            if let Some(down) = &sync.down {
+                let down_holds =
+                    format!("({}::text IS NOT DISTINCT FROM ({down})::text)", ident(old));
+                parts.complete_checks.push(RowCheck {
+                    description: format!(
+                        "{new} equals `up` of {old}, or {old} equals `down` of {new} (the row is consistent with the version that wrote it)"
+                    ),
+                    condition: format!("({up_holds}) OR {down_holds}"),
+                    // Both expressions: an index accepts this only when both are immutable.
+                    if_immutable: Some(format!("(({up}) IS NULL) AND (({down}) IS NULL)")),
+                });
+            }
         }
     }
     if let Some(old) = &sync.old_physical {
@@ -73,6 +91,13 @@ pub(super) fn add(
     }
     out.rollback
         .push(ddl::drop_new_column_step(t.name, t.schema, t.physical, new));
+}
+
+/// `column` holds exactly what `expression` gives, converted to the column's type: the binary
+/// images compared (`*=`), which needs no equality operator of the type (json, xml, point, and
+/// arrays, domains and composites of them have none) and takes two NULLs as equal.
+fn same_value(column: &str, expression: &str, data_type: &str) -> String {
+    format!("ROW({column})::record *= ROW(CAST(({expression}) AS {data_type}))::record")
 }
 
 /// NOT NULL without a scan under lock: a CHECK (`IS NOT NULL`) added NOT VALID, validated at
@@ -98,7 +123,7 @@ fn not_null(t: &SyncedTable, new: &str, parts: &mut StartParts, out: &mut TableS
         ],
         vec![lock(t.schema, t.physical, LockMode::AccessExclusive)],
     ));
-    parts.checks.push(RowCheck {
+    parts.check_always(RowCheck {
         description: format!("{new} is not null"),
         condition: format!("{col} IS NOT NULL"),
         if_immutable: None,
@@ -123,7 +148,7 @@ fn checks(t: &SyncedTable, spec: &NewColumn, parts: &mut StartParts, out: &mut T
                 &c.final_name,
             ));
         }
-        parts.checks.push(RowCheck {
+        parts.check_always(RowCheck {
             description: format!("check {}", c.final_name),
             condition: format!("({}) IS NOT FALSE", c.expression),
             if_immutable: None,
@@ -163,7 +188,7 @@ fn foreign_keys(
             &fk.name,
             Some(&fk.table),
         ));
-        parts.checks.push(RowCheck {
+        parts.check_always(RowCheck {
             description: format!("foreign key {}", fk.name),
             condition: format!(
                 "_tandem_row.{col} IS NULL OR EXISTS (SELECT 1 FROM {} AS _tandem_ref WHERE _tandem_ref.{} = _tandem_row.{col})",

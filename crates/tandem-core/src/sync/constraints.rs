@@ -9,6 +9,7 @@ use crate::ddl::{self, IndexBuild, IndexConstraint, References};
 use crate::keywords::DEFAULT_INDEX_METHOD;
 use crate::locks::LockMode;
 use crate::plan::lock;
+use crate::quote::{ident, qualified};
 use crate::schema::{ConstraintKind, NewTableConstraint, RowCheck};
 
 /// Adds what constraint `c` needs to `parts` (the start step, verification) and `out`.
@@ -26,7 +27,7 @@ pub(super) fn add(
                 .push(ddl::add_check_not_valid(&t.relation, &c.name, &expr));
             out.complete
                 .push(ddl::validate_step(t.schema, t.physical, &c.name, None));
-            parts.checks.push(RowCheck {
+            parts.check_always(RowCheck {
                 description: format!("check {}", c.name),
                 condition: format!("({expr}) IS NOT FALSE"),
                 if_immutable: None,
@@ -58,6 +59,11 @@ pub(super) fn add(
                 &c.name,
                 Some(target),
             ));
+            parts.check_always(RowCheck {
+                description: format!("foreign key {}", c.final_name.as_ref().unwrap_or(&c.name)),
+                condition: references_exist(t.schema, &c.columns, target, target_columns),
+                if_immutable: None,
+            });
             if let Some(final_name) = c.final_name.as_ref().filter(|f| **f != c.name) {
                 out.finalize.push(ddl::constraint_name_back(
                     t.schema, t.name, &c.name, final_name,
@@ -92,4 +98,29 @@ pub(super) fn add(
         }
         _ => {}
     }
+}
+
+/// The row's key `columns` reference a row of `target` (MATCH SIMPLE, as the constraint: a key
+/// with a NULL references nothing and passes).
+fn references_exist(
+    schema: &str,
+    columns: &[String],
+    target: &str,
+    target_columns: &[String],
+) -> String {
+    let any_null = columns
+        .iter()
+        .map(|c| format!("_tandem_row.{} IS NULL", ident(c)))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    let matches = columns
+        .iter()
+        .zip(target_columns)
+        .map(|(c, r)| format!("_tandem_ref.{} = _tandem_row.{}", ident(r), ident(c)))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    format!(
+        "{any_null} OR EXISTS (SELECT 1 FROM {} AS _tandem_ref WHERE {matches})",
+        qualified(schema, target)
+    )
 }

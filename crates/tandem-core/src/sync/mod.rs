@@ -17,11 +17,20 @@
 //!    since unqualified names then reach the table itself). Every other write is the old
 //!    version's.
 
+//!
+//! ## Names in `up` and `down`
+//!
+//! Every expression tandem evaluates per row (the trigger function, the backfill's UPDATE, the
+//! verification, and the server-side validation of the expressions) runs with the search path
+//! [`expression_search_path`], whatever the writing session's own: see there for why.
+
 mod columns;
 mod constraints;
 mod parts;
 mod specs;
 mod trigger;
+
+pub use trigger::TRIGGER as DUAL_WRITE_TRIGGER;
 
 use parts::{StartParts, SyncedTable};
 pub(crate) use parts::{TableSteps, Versions};
@@ -32,6 +41,26 @@ use crate::names::temp_name;
 use crate::plan::{lock, Step};
 use crate::quote::qualified;
 use crate::schema::{Schema, Table};
+
+/// The search path under which `up`, `down` and check expressions are validated and evaluated:
+/// `pg_catalog, "<table's schema>", pg_temp`.
+///
+/// - The table's schema, because that is where the migration's author names things from: a
+///   function or type of the application's schema, called unqualified, must resolve the same
+///   whether the writing client set `search_path` to a version schema (as tandem advises), to
+///   something else, or not at all.
+/// - `pg_catalog` first, explicitly: it is where PostgreSQL puts it anyway when it is not
+///   listed, so built-ins (`lower`, `=`, casts) cannot be shadowed by an object of the
+///   application's schema in one place and not another.
+/// - `pg_temp` last, explicitly: unlisted it would be searched first for tables and types, and
+///   a session's temporary object could then change what a trigger computes for every row.
+///
+/// The trigger function sets it for its own work (after reading the writer's path, which tells
+/// the versions apart: see `trigger::body`), the backfill and the verification set it for their
+/// transactions, and validation plans the expressions under it.
+pub fn expression_search_path(schema: &str) -> String {
+    format!("pg_catalog, {}, pg_temp", crate::quote::ident(schema))
+}
 
 /// The steps for `table` (as the planner leaves it: logical names are final, physical names
 /// are those at start).
@@ -61,7 +90,13 @@ pub(crate) fn generate(
     for c in &table.new_constraints {
         constraints::add(&t, c, &mut parts, &mut out);
     }
-    let mut statements = parts.add_columns;
+    // Types, defaults and CHECKs name things as `up` does: resolved under the same path the
+    // validation used, not the one tandem's session happens to have (SET LOCAL: this step only).
+    let mut statements = vec![format!(
+        "SET LOCAL search_path TO {}",
+        expression_search_path(v.schema)
+    )];
+    statements.extend(parts.add_columns);
     statements.extend(parts.statements);
     statements.extend(trigger::create(schema, table, v, &function)?);
     out.start.push(Step::sql(
@@ -73,7 +108,20 @@ pub(crate) fn generate(
         parts.locks,
     ));
     out.backfill.extend(specs::backfill(&t, parts.assignments));
-    out.verify.extend(specs::verify(&t, parts.checks));
+    out.verify.extend(specs::verify(
+        &t,
+        parts.checks,
+        format!("verify every row of {}", t.name),
+    ));
+    // First of complete: nothing permanent happens to a row that was not verified (a trigger of
+    // the application added since start, or a write that slipped past the dual-write).
+    if let Some(step) = specs::verify(
+        &t,
+        parts.complete_checks,
+        format!("verify every row of {} again before complete", t.name),
+    ) {
+        out.complete.insert(0, step);
+    }
     teardown_and_rollback(&t, &function, &mut out);
     Ok(out)
 }

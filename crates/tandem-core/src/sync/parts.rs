@@ -52,6 +52,17 @@ pub(super) struct StartParts {
     pub locks: Vec<TableLock>,
     /// Backfill: (new physical column, `up` over physical columns).
     pub assignments: Vec<(String, String)>,
-    /// Verification: what every row must satisfy.
+    /// Verification after the backfill: what every row must satisfy.
     pub checks: Vec<RowCheck>,
+    /// Verification again at complete, before anything makes the new columns permanent: the
+    /// constraints, and that each row is consistent with the version that wrote it.
+    pub complete_checks: Vec<RowCheck>,
+}
+
+impl StartParts {
+    /// A check that holds at both verifications (a constraint of the new shape).
+    pub fn check_always(&mut self, check: RowCheck) {
+        self.complete_checks.push(check.clone());
+        self.checks.push(check);
+    }
 }

@@ -25,12 +25,12 @@ pub(super) fn backfill(t: &SyncedTable, assignments: Vec<(String, String)>) -> O
 }
 
 /// Checks every row against `checks` (none when there is nothing to check).
-pub(super) fn verify(t: &SyncedTable, checks: Vec<RowCheck>) -> Option<Step> {
+pub(super) fn verify(t: &SyncedTable, checks: Vec<RowCheck>, description: String) -> Option<Step> {
     if checks.is_empty() {
         return None;
     }
     Some(Step {
-        description: format!("verify every row of {}", t.name),
+        description,
         action: Action::Verify(Verify {
             schema: t.schema.to_string(),
             table: t.physical.to_string(),

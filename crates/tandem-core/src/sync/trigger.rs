@@ -8,17 +8,31 @@ use crate::expressions::{physical_references, rewrite_physical};
 use crate::quote::{ident, literal, qualified};
 use crate::schema::{Schema, Table};
 
-/// The trigger's name on every synced table.
-pub(super) const TRIGGER: &str = "_tandem_sync";
+/// The trigger's name on every synced table. PostgreSQL fires the triggers of one event in the
+/// byte order of their names, and `~` (0x7E) sorts after every ASCII letter, digit and `_`: so
+/// the application's own BEFORE triggers (which may trim, lower or stamp the row) run first,
+/// and the dual-write computes the other version's columns from the row as it will be stored.
+/// A user trigger whose name still sorts after this one (it begins with `~` or a non-ASCII
+/// character) is refused at validate (`tandem-pg`'s catalog check).
+pub const TRIGGER: &str = "~tandem_sync";
 
 /// The trigger function's body. Named parts:
+/// - `fixed_path`: the search path `up` and `down` are evaluated under, as a literal;
 /// - `new_schema`: the new version schema, as a literal;
 /// - `old_position`: where the old version (its schema, or the table's own) first comes in
 ///   the search path;
 /// - `old_changed` / `new_changed`: whether an UPDATE changed the old or the new version's
 ///   columns;
 /// - `from_new` / `from_old`: the assignments when the new / the old version wrote the row.
+///
+/// Why the search path is set in the body and not with `CREATE FUNCTION ... SET search_path`:
+/// the writer's own search path is what tells the versions apart, and a `SET` clause replaces
+/// it before the first line runs. So the body reads it first (with schema-qualified built-ins
+/// only), then sets the fixed path for the rest of its work, and gives the writer's back before
+/// returning. `set_config(..., true)` is transaction-local: if an expression fails, the
+/// statement's (sub)transaction is undone and the writer's path with it.
 fn body(
+    fixed_path: &str,
     new_schema: &str,
     old_position: &str,
     old_changed: &str,
@@ -29,13 +43,20 @@ fn body(
     format!(
         r#"
 DECLARE
-  _tandem_path name[] := current_schemas(false);
-  _tandem_new integer := array_position(_tandem_path, {new_schema}::name);
-  _tandem_old integer := {old_position};
-  _tandem_old_changed boolean := TG_OP = 'UPDATE' AND ({old_changed});
-  _tandem_new_changed boolean := TG_OP = 'UPDATE' AND ({new_changed});
+  _tandem_path name[] := pg_catalog.current_schemas(false);
+  _tandem_writer_path text := pg_catalog.current_setting('search_path');
+  _tandem_new integer;
+  _tandem_old integer;
+  _tandem_old_changed boolean;
+  _tandem_new_changed boolean;
   _tandem_is_new boolean;
 BEGIN
+  -- from here on names resolve as they did when the migration was validated
+  PERFORM pg_catalog.set_config('search_path', {fixed_path}, true);
+  _tandem_new := array_position(_tandem_path, {new_schema}::name);
+  _tandem_old := {old_position};
+  _tandem_old_changed := TG_OP = 'UPDATE' AND ({old_changed});
+  _tandem_new_changed := TG_OP = 'UPDATE' AND ({new_changed});
   IF _tandem_old_changed AND NOT _tandem_new_changed THEN
     _tandem_is_new := false;
   ELSIF _tandem_new_changed AND NOT _tandem_old_changed THEN
@@ -47,6 +68,7 @@ BEGIN
   IF _tandem_is_new THEN
 {from_new}  ELSE
 {from_old}  END IF;
+  PERFORM pg_catalog.set_config('search_path', _tandem_writer_path, true);
   RETURN NEW;
 END
 "#
@@ -65,7 +87,14 @@ fn assignment(condition: &str, target: &str, value: &str, or_while_null: bool) -
     format!("    IF {condition}{null} THEN\n      NEW.{target} := {value};\n    END IF;\n")
 }
 
-/// `ROW(NEW.a, ...) IS DISTINCT FROM ROW(OLD.a, ...)`, or `false` for no columns.
+/// Whether any of `columns` changed: `ROW(NEW.a, ...)::record *<> ROW(OLD.a, ...)::record`, or
+/// `false` for no columns.
+///
+/// `*<>` compares the stored binary images (`record_image_ne`), so it needs no equality operator
+/// of the column's type: `IS DISTINCT FROM` fails on json, xml, point and every other type
+/// without `=` (and on arrays, domains and composites of them). Two NULLs are equal. It may see
+/// a change where `=` would not (`1.0` and `1.00`, or a jsonb built differently): then the
+/// expression is recomputed, which is harmless; it never misses a real change.
 fn row_changed(columns: &[String]) -> String {
     if columns.is_empty() {
         return "false".into();
@@ -77,7 +106,11 @@ fn row_changed(columns: &[String]) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    format!("ROW({}) IS DISTINCT FROM ROW({})", side("NEW"), side("OLD"))
+    format!(
+        "ROW({})::record *<> ROW({})::record",
+        side("NEW"),
+        side("OLD")
+    )
 }
 
 /// The statements creating the table's trigger function and trigger.
@@ -87,29 +120,48 @@ pub(super) fn create(
     v: &Versions,
     function: &str,
 ) -> Result<Vec<String>, OpError> {
-    let assign = |target: Option<&str>, expr: Option<&str>, or_while_null: bool| {
-        let (Some(target), Some(expr)) = (target, expr) else {
-            return Ok(None);
+    // `watch_target`: recompute also when the write changed the target itself.
+    let assign =
+        |target: Option<&str>, expr: Option<&str>, or_while_null: bool, watch_target: bool| {
+            let (Some(target), Some(expr)) = (target, expr) else {
+                return Ok(None);
+            };
+            let mut reads = physical_references(expr, schema, table)?;
+            if watch_target && !reads.iter().any(|r| r == target) {
+                reads.push(target.to_string());
+            }
+            let condition = if reads.is_empty() {
+                "TG_OP = 'INSERT'".to_string()
+            } else {
+                format!("TG_OP = 'INSERT' OR {}", row_changed(&reads))
+            };
+            let value =
+                rewrite_physical(expr, schema, table, |p| Some(format!("NEW.{}", ident(p))))?;
+            Ok::<_, OpError>(Some(assignment(&condition, target, &value, or_while_null)))
         };
-        let reads = physical_references(expr, schema, table)?;
-        let condition = if reads.is_empty() {
-            "TG_OP = 'INSERT'".to_string()
-        } else {
-            format!("TG_OP = 'INSERT' OR {}", row_changed(&reads))
-        };
-        let value = rewrite_physical(expr, schema, table, |p| Some(format!("NEW.{}", ident(p))))?;
-        Ok::<_, OpError>(Some(assignment(&condition, target, &value, or_while_null)))
-    };
     let mut from_new = String::new();
     let mut from_old = String::new();
     for sync in &table.sync {
-        if let Some(a) = assign(sync.old_physical.as_deref(), sync.down.as_deref(), false)? {
+        // The new version's views do not show the old columns, so when one changes in a write of
+        // the new version, an application trigger (which fired before this one) changed it:
+        // the old column is put back to `down` of the new, or the versions would disagree.
+        if let Some(a) = assign(
+            sync.old_physical.as_deref(),
+            sync.down.as_deref(),
+            false,
+            true,
+        )? {
             from_new.push_str(&a);
         }
         if sync.new_column.is_some() {
             // Also while the new column is still NULL: an old-version update may reach a row
             // the backfill has not, without changing what `up` reads.
-            if let Some(a) = assign(sync.new_physical.as_deref(), sync.up.as_deref(), true)? {
+            if let Some(a) = assign(
+                sync.new_physical.as_deref(),
+                sync.up.as_deref(),
+                true,
+                false,
+            )? {
                 from_old.push_str(&a);
             }
         }
@@ -141,6 +193,7 @@ pub(super) fn create(
         .filter_map(|s| s.new_physical.clone())
         .collect();
     let body = body(
+        &literal(&super::expression_search_path(v.schema)),
         &literal(v.new),
         &old_position,
         &row_changed(&old_side),

@@ -88,6 +88,19 @@ fn a_foreign_key_locks_the_referenced_table_and_is_validated_at_complete() {
             "ROW SHARE public.Orgs"
         ]
     );
+    // Verified row by row at start (the backfill skips foreign key triggers) and again first
+    // thing at complete.
+    let expected = r#"foreign key fk (_tandem_row."_tandem_new_org" IS NULL OR EXISTS (SELECT 1 FROM "public"."Orgs" AS _tandem_ref WHERE _tandem_ref."id" = _tandem_row."_tandem_new_org"))"#;
+    for (phase, description) in [
+        (Phase::Start, "verify every row of users"),
+        (
+            Phase::Complete,
+            "verify every row of users again before complete",
+        ),
+    ] {
+        let verify = step(&planned, phase, description).statements();
+        assert!(verify.iter().any(|v| v.ends_with(expected)), "{verify:#?}");
+    }
 }
 
 #[test]
