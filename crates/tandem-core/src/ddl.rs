@@ -10,7 +10,10 @@
 
 use crate::locks::LockMode;
 use crate::plan::{lock, Step};
+use crate::names::temp_name;
+use crate::operations::integer_type_rank;
 use crate::quote::{ident, literal, qualified};
+use crate::schema::CarriedSequence;
 
 /// A comma-separated list of quoted identifiers: `"a", "b"`.
 pub(crate) fn ident_list(names: &[String]) -> String {
@@ -301,6 +304,31 @@ pub(crate) fn index_name_back(schema: &str, table: &str, name: &str, final_name:
     )
 }
 
+/// Renames the columns of an index (`ALTER TABLE <index> RENAME COLUMN`, which PostgreSQL
+/// accepts for indexes), for each `(from, to)`.
+pub(crate) fn index_column_names_back(
+    schema: &str,
+    table: &str,
+    index: &str,
+    renames: &[(&str, &str)],
+) -> Step {
+    Step::sql(
+        format!("give the columns of index {index} their final names"),
+        renames
+            .iter()
+            .map(|(from, to)| {
+                format!(
+                    "ALTER TABLE {} RENAME COLUMN {} TO {}",
+                    qualified(schema, index),
+                    ident(from),
+                    ident(to)
+                )
+            })
+            .collect(),
+        vec![lock(schema, table, LockMode::ShareUpdateExclusive)],
+    )
+}
+
 /// `ALTER TABLE ... RENAME COLUMN` for each `(from, to)`, in one step.
 pub(crate) fn rename_columns_step(
     description: String,
@@ -336,6 +364,87 @@ pub(crate) fn rename_table_step(schema: &str, from: &str, to: &str) -> Step {
         )],
         vec![lock(schema, from, LockMode::AccessExclusive)],
     )
+}
+
+/// The smallest and largest value of an integer type (by [`integer_type_rank`]'s rank).
+fn integer_bounds(rank: u8) -> (i64, i64) {
+    match rank {
+        1 => (i64::from(i16::MIN), i64::from(i16::MAX)),
+        2 => (i64::from(i32::MIN), i64::from(i32::MAX)),
+        _ => (i64::MIN, i64::MAX),
+    }
+}
+
+/// The statements complete runs to hand a column's sequence from the old column to its copy
+/// `new_column` (of `new_type`), in the transaction that drops the old column: those that
+/// must come before the drop and those that must come after.
+///
+/// A `serial`-style sequence changes owner (`OWNED BY`), so dropping the old column no longer
+/// drops it, and widens with the column (`AS bigint`: PostgreSQL moves a default maximum
+/// along). An identity column's sequence belongs to it for good, so the copy becomes an
+/// identity column with a sequence of its own, made with the same options and brought to the
+/// same position, and takes the old sequence's name once the old column is gone.
+pub(crate) fn sequence_handoff(
+    relation: &str,
+    new_column: &str,
+    new_type: &str,
+    carried: &CarriedSequence,
+) -> (Vec<String>, Vec<String>) {
+    let seq = &carried.sequence;
+    let old = qualified(&seq.schema, &seq.name);
+    let new_rank = integer_type_rank(new_type);
+    let old_rank = integer_type_rank(&seq.data_type);
+    let Some(always) = carried.identity_always else {
+        let mut before = Vec::new();
+        if let (Some(n), Some(o)) = (new_rank, old_rank) {
+            if n > o {
+                before.push(format!("ALTER SEQUENCE {old} AS {}", new_type.trim()));
+            }
+        }
+        before.push(format!(
+            "ALTER SEQUENCE {old} OWNED BY {relation}.{}",
+            ident(new_column)
+        ));
+        return (before, Vec::new());
+    };
+    let temp = qualified(&seq.schema, &temp_name("seq", &seq.name));
+    let (type_min, type_max) = integer_bounds(old_rank.unwrap_or(3));
+    let ascending = seq.increment > 0;
+    let mut options = format!(
+        "SEQUENCE NAME {temp} INCREMENT BY {} START WITH {}",
+        seq.increment, seq.start
+    );
+    // Bounds that were the old type's defaults become the new type's.
+    let default_min = if ascending { 1 } else { type_min };
+    let default_max = if ascending { type_max } else { -1 };
+    if seq.min_value != default_min {
+        options.push_str(&format!(" MINVALUE {}", seq.min_value));
+    }
+    if seq.max_value != default_max {
+        options.push_str(&format!(" MAXVALUE {}", seq.max_value));
+    }
+    options.push_str(&format!(
+        " CACHE {} {}CYCLE",
+        seq.cache,
+        if seq.cycle { "" } else { "NO " }
+    ));
+    let column = ident(new_column);
+    let before = vec![
+        format!("ALTER TABLE {relation} ALTER COLUMN {column} DROP DEFAULT"),
+        format!(
+            "ALTER TABLE {relation} ALTER COLUMN {column} ADD GENERATED {} AS IDENTITY ({options})",
+            if always { "ALWAYS" } else { "BY DEFAULT" }
+        ),
+        format!(
+            "SELECT setval({}, last_value, is_called) FROM {old}",
+            literal(&temp)
+        ),
+    ];
+    let after = vec![format!(
+        "ALTER SEQUENCE {temp} RENAME TO {}",
+        ident(&seq.name)
+    )];
+    (before, after)
 }
 
 #[cfg(test)]

@@ -91,6 +91,9 @@ pub struct NewColumn {
     pub unique: Vec<String>,
     /// Indexes of the old column, rebuilt CONCURRENTLY on the new one.
     pub indexes: Vec<CarriedIndex>,
+    /// The old column's sequence, handed to the new column at complete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<CarriedSequence>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -149,6 +152,41 @@ pub struct Column {
     /// A foreign key of some table references this column.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub referenced: bool,
+    /// The sequence the column owns (`serial`, `OWNED BY`, or an identity column's own), whose
+    /// values its default or identity hands out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<Sequence>,
+    /// For an identity column: `GENERATED ALWAYS` (true) or `BY DEFAULT` (false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_always: Option<bool>,
+}
+
+/// A sequence a column owns, with the options an identity column is re-created with.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sequence {
+    /// Physical schema and name of the sequence.
+    pub schema: String,
+    pub name: String,
+    /// `bigint`, `integer` or `smallint`.
+    #[serde(default)]
+    pub data_type: String,
+    pub increment: i64,
+    pub min_value: i64,
+    pub max_value: i64,
+    pub start: i64,
+    pub cache: i64,
+    pub cycle: bool,
+}
+
+/// What happens at complete to the sequence of a column whose type changes: one sequence
+/// serves both versions during the migration (the new column's default calls it), and at
+/// complete it passes to the new column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CarriedSequence {
+    pub sequence: Sequence,
+    /// The old column was an identity column: the new one becomes one too (ALWAYS or BY
+    /// DEFAULT), with the same options and the sequence's current value.
+    pub identity_always: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

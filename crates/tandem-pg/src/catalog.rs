@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::rows::column;
 use serde::Deserialize;
 use tandem_core::quote::{ident, qualified};
-use tandem_core::schema::{Column, Constraint, ConstraintKind, Index, Schema, Table};
+use tandem_core::schema::{Column, Constraint, ConstraintKind, Index, Schema, Sequence, Table};
 use tokio_postgres::GenericClient;
 
 #[derive(Deserialize)]
@@ -29,6 +29,25 @@ struct RawColumn {
     default: Option<String>,
     generated: bool,
     comment: Option<String>,
+    #[serde(default)]
+    sequence: Option<RawSequence>,
+    /// `a` (ALWAYS) or `d` (BY DEFAULT) for an identity column.
+    #[serde(default)]
+    identity: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawSequence {
+    schema: String,
+    name: String,
+    #[serde(rename = "type")]
+    data_type: String,
+    increment: i64,
+    min: i64,
+    max: i64,
+    start: i64,
+    cache: i64,
+    cycle: bool,
 }
 
 #[derive(Deserialize)]
@@ -73,6 +92,16 @@ SELECT coalesce(json_agg(json_build_object(
         'default', pg_get_expr(d.adbin, d.adrelid),
         'generated', a.attidentity <> '' OR a.attgenerated <> '',
         'comment', col_description(c.oid, a.attnum),
+        'identity', NULLIF(a.attidentity, ''),
+        'sequence', (SELECT json_build_object('schema', sn.nspname, 'name', s.relname, 'type', format_type(q.seqtypid, NULL),
+                'increment', q.seqincrement, 'min', q.seqmin, 'max', q.seqmax, 'start', q.seqstart, 'cache', q.seqcache, 'cycle', q.seqcycle)
+              FROM pg_depend dep
+              JOIN pg_class s ON s.oid = dep.objid AND s.relkind = 'S'
+              JOIN pg_namespace sn ON sn.oid = s.relnamespace
+              JOIN pg_sequence q ON q.seqrelid = s.oid
+              WHERE dep.classid = 'pg_class'::regclass AND dep.refclassid = 'pg_class'::regclass
+                AND dep.refobjid = c.oid AND dep.refobjsubid = a.attnum AND dep.deptype IN ('a', 'i')
+              ORDER BY s.relname LIMIT 1),
         'referenced', EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.confrelid = c.oid AND a.attnum = ANY (f.confkey))) ORDER BY a.attnum)
       FROM pg_attribute a
       LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
@@ -190,6 +219,18 @@ fn table_of(t: RawTable) -> Table {
                 generated: c.generated,
                 comment: c.comment,
                 referenced: c.referenced,
+                identity_always: c.identity.map(|i| i == "a"),
+                sequence: c.sequence.map(|q| Sequence {
+                    schema: q.schema,
+                    name: q.name,
+                    data_type: q.data_type,
+                    increment: q.increment,
+                    min_value: q.min,
+                    max_value: q.max,
+                    start: q.start,
+                    cache: q.cache,
+                    cycle: q.cycle,
+                }),
             })
             .collect(),
         primary_key,

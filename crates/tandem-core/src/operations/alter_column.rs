@@ -18,8 +18,10 @@ use crate::expressions::{new_value, old_value, rewrite_logical, rewrite_physical
 use crate::keywords::DEFAULT_INDEX_METHOD;
 use crate::names::temp_name;
 use crate::plan::OperationSteps;
-use crate::quote::ident;
-use crate::schema::{CarriedIndex, ConstraintKind, NewCheck, NewColumn, Schema, SyncColumn};
+use crate::quote::{ident, literal, qualified};
+use crate::schema::{
+    CarriedIndex, CarriedSequence, ConstraintKind, NewCheck, NewColumn, Schema, SyncColumn,
+};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 
@@ -149,11 +151,14 @@ impl AlterColumn {
                 "drop that foreign key first (drop_constraint), then alter the column, then create the foreign key again",
             ));
         }
-        if col.generated {
+        if col.generated && col.identity_always.is_none() {
             return Err(OpError::new(
-                format!("alter_column on {what}: the column is an identity or generated column"),
+                format!("alter_column on {what}: the column is a generated column"),
                 "change it with a `sql` operation, or add a new column and drop this one",
             ));
+        }
+        if col.identity_always.is_some() {
+            identity_change_allowed(self, &what)?;
         }
         if let Some(fk) = table.constraints.iter().find(|c| {
             c.kind == ConstraintKind::ForeignKey
@@ -246,8 +251,12 @@ impl AlterColumn {
         };
         spec.data_type = new_type.clone();
         if type_changes && existing.is_none() && self.default.is_none() {
-            // The old default belongs to the old type; the new column starts without one.
-            spec.default = None;
+            // The old default still applies, cast to the new type; where no cast exists (or
+            // a constant does not convert) the default's probe refuses the plan at validate.
+            spec.default = spec
+                .default
+                .as_ref()
+                .map(|d| format!("CAST(({d}) AS {new_type})"));
         }
         if let Some(d) = &self.default {
             spec.default = d.clone();
@@ -319,8 +328,20 @@ impl AlterColumn {
             default: col.default.clone(),
             not_null: !col.nullable,
             comment: col.comment.clone(),
+            sequence: col.sequence.clone().map(|sequence| CarriedSequence {
+                sequence,
+                identity_always: col.identity_always,
+            }),
             ..NewColumn::default()
         };
+        if let (Some(seq), Some(_)) = (&col.sequence, col.identity_always) {
+            // One sequence for both versions: the new column draws from the identity's own
+            // sequence until complete makes it an identity column in turn.
+            spec.default = Some(format!(
+                "nextval({}::regclass)",
+                literal(&qualified(&seq.schema, &seq.name))
+            ));
+        }
         for c in table.constraints.iter().filter(|c| {
             c.kind == ConstraintKind::Check
                 && c.columns.contains(&self.column)
@@ -369,6 +390,42 @@ impl AlterColumn {
         }
         Ok(spec)
     }
+}
+
+/// The integer types an identity column may have, as `format_type` and users write them.
+pub(crate) fn integer_type_rank(data_type: &str) -> Option<u8> {
+    match data_type.trim().to_ascii_lowercase().as_str() {
+        "smallint" | "int2" => Some(1),
+        "integer" | "int" | "int4" => Some(2),
+        "bigint" | "int8" => Some(3),
+        _ => None,
+    }
+}
+
+/// An identity column stays one: its copy becomes an identity column at complete, which
+/// PostgreSQL allows only on a NOT NULL column of an integer type.
+fn identity_change_allowed(change: &AlterColumn, what: &str) -> Result<(), OpError> {
+    if let Some(t) = &change.data_type {
+        if integer_type_rank(t).is_none() {
+            return Err(OpError::new(
+                format!("alter_column on {what}: an identity column can only have an integer type, not `{t}`"),
+                "keep smallint, integer or bigint, or add a new column (add_column with `up`) and drop this one",
+            ));
+        }
+    }
+    if change.nullable == Some(true) {
+        return Err(OpError::new(
+            format!("alter_column on {what}: an identity column cannot be nullable"),
+            "leave `nullable` out, or drop the identity first with a `sql` operation",
+        ));
+    }
+    if change.default.as_ref().is_some_and(Option::is_some) {
+        return Err(OpError::new(
+            format!("alter_column on {what}: an identity column cannot have a default"),
+            "leave `default` out: the identity hands out the values",
+        ));
+    }
+    Ok(())
 }
 
 /// Copies `columns` of `table` like alter_column (each with its `up`/`down`, identity when

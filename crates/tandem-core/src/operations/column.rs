@@ -179,6 +179,9 @@ impl ColumnDef {
             generated: self.is_generated(),
             comment: self.comment.clone(),
             referenced: false,
+            // Known once the table exists: a later migration reads them from the catalog.
+            sequence: None,
+            identity_always: None,
         }
     }
 

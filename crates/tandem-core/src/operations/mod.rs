@@ -32,6 +32,7 @@ pub use column::{
 
 pub use crate::error::OpError;
 pub(crate) use lifecycle::{check_identifier, Plannable};
+pub(crate) use alter_column::integer_type_rank;
 pub use lifecycle::{default_key, PlanContext};
 
 use serde::de::{self, MapAccess, Visitor};

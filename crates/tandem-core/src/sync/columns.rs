@@ -64,10 +64,27 @@ pub(super) fn add(
             });
         }
     }
+    let mut after_drop = Vec::new();
+    if let (Some(carried), Some(_)) = (&spec.sequence, &sync.old_physical) {
+        let (before, after) = ddl::sequence_handoff(rel, new, &spec.data_type, carried);
+        out.contract.push(Step::sql(
+            format!("hand sequence {} to {}.{new}", carried.sequence.name, t.name),
+            before,
+            vec![lock(t.schema, t.physical, LockMode::AccessExclusive)],
+        ));
+        after_drop = after;
+    }
     if let Some(old) = &sync.old_physical {
         out.contract.push(Step::sql(
             format!("drop the old column {}.{old}", t.name),
             vec![format!("ALTER TABLE {rel} DROP COLUMN {}", ident(old))],
+            vec![lock(t.schema, t.physical, LockMode::AccessExclusive)],
+        ));
+    }
+    if !after_drop.is_empty() {
+        out.contract.push(Step::sql(
+            format!("give {}.{new}'s sequence its old name", t.name),
+            after_drop,
             vec![lock(t.schema, t.physical, LockMode::AccessExclusive)],
         ));
     }
@@ -189,6 +206,8 @@ fn indexes(t: &SyncedTable, new: &str, spec: &NewColumn, out: &mut TableSteps) {
                 ..IndexBuild::default()
             },
         ));
+        out.finalize
+            .extend(index_column_names_back(t, name, &[new.to_string()]));
         out.finalize.push(ddl::attach_index_step(
             format!("attach the unique index {name} as a constraint"),
             t.schema,
@@ -209,6 +228,8 @@ fn indexes(t: &SyncedTable, new: &str, spec: &NewColumn, out: &mut TableSteps) {
                 ..IndexBuild::default()
             },
         ));
+        out.finalize
+            .extend(index_column_names_back(t, &ix.name, &ix.columns));
         out.finalize.push(match &ix.constraint {
             Some(constraint) => ddl::attach_index_step(
                 format!("attach index {} as constraint {constraint}", ix.name),
@@ -221,6 +242,16 @@ fn indexes(t: &SyncedTable, new: &str, spec: &NewColumn, out: &mut TableSteps) {
             None => ddl::index_name_back(t.schema, t.name, &ix.name, &ix.final_name),
         });
     }
+}
+
+/// An index keeps the names its columns had when it was built (PostgreSQL does not follow a
+/// column's rename into its indexes): those built on helper columns take the final names.
+fn index_column_names_back(t: &SyncedTable, index: &str, columns: &[String]) -> Option<Step> {
+    let renames: Vec<(&str, &str)> = columns
+        .iter()
+        .filter_map(|c| Some((c.as_str(), t.final_names.get(c)?.as_str())))
+        .collect();
+    (!renames.is_empty()).then(|| ddl::index_column_names_back(t.schema, t.physical, index, &renames))
 }
 
 /// The step building an index of the synced table.

@@ -49,6 +49,12 @@ pub(crate) fn generate(
         name: &table.name,
         physical: &table.physical,
         relation: qualified(v.schema, &table.physical),
+        final_names: table
+            .columns
+            .iter()
+            .filter(|c| c.physical != c.name)
+            .map(|c| (c.physical.clone(), c.name.clone()))
+            .collect(),
     };
     let function = qualified(v.schema, &temp_name("sync", &table.physical));
     let mut parts = StartParts {

@@ -39,6 +39,9 @@ pub(super) struct SyncedTable<'a> {
     pub physical: &'a str,
     /// `"schema"."physical"`.
     pub relation: String,
+    /// Physical column name until complete → its name after complete, for the columns
+    /// complete renames (an index keeps the names its columns had when it was built).
+    pub final_names: std::collections::BTreeMap<String, String>,
 }
 
 /// What the columns and constraints contribute to the start step, which adds every new column
