@@ -379,34 +379,49 @@ pub(crate) async fn check_probes(
             }
         };
         // The same statement shape as the real use, so the same coercions apply.
-        let check = match &p.kind {
+        let checks = match &p.kind {
             tandem_core::ProbeKind::Up(column) | tandem_core::ProbeKind::Down(column) => {
-                format!(
+                vec![format!(
                     "EXPLAIN UPDATE {} SET {} = ({})",
                     ident(&probe),
                     ident(column),
                     p.expression
-                )
+                )]
             }
-            tandem_core::ProbeKind::Condition => format!(
+            tandem_core::ProbeKind::Condition => vec![format!(
                 "EXPLAIN SELECT 1 FROM {} WHERE ({})",
                 ident(&probe),
                 p.expression
-            ),
-            tandem_core::ProbeKind::Default(column) => {
+            )],
+            // SET DEFAULT checks that the type fits; planning an insert then folds constants,
+            // so a default that cannot convert (`'yes'` cast to integer) fails here, while
+            // nothing runs (a `nextval` is not called).
+            tandem_core::ProbeKind::Default(column) => vec![
                 format!(
                     "ALTER TABLE {} ALTER COLUMN {} SET DEFAULT {}",
                     ident(&probe),
                     ident(column),
                     p.expression
-                )
-            }
+                ),
+                format!(
+                    "EXPLAIN INSERT INTO {} ({}) VALUES (DEFAULT)",
+                    ident(&probe),
+                    ident(column)
+                ),
+            ],
         };
         // A savepoint per probe, so a failed one does not end the others.
         tx.batch_execute("SAVEPOINT tandem_probe")
             .await
             .map_err(|e| Error::db("checking expressions", e))?;
-        if let Err(e) = tx.execute(check.as_str(), &[]).await {
+        let mut failed = None;
+        for check in &checks {
+            if let Err(e) = tx.execute(check.as_str(), &[]).await {
+                failed = Some(e);
+                break;
+            }
+        }
+        if let Some(e) = failed {
             if !p.kind.must_hold() {
                 warnings.push(format!(
                     "{} is not valid SQL for this table ({}): rows the new version writes will fail until it is fixed",
