@@ -13,7 +13,7 @@ use crate::plan::{lock, Step};
 use crate::names::temp_name;
 use crate::operations::integer_type_rank;
 use crate::quote::{ident, literal, qualified};
-use crate::schema::CarriedSequence;
+use crate::schema::{CarriedSequence, Partition};
 
 /// A comma-separated list of quoted identifiers: `"a", "b"`.
 pub(crate) fn ident_list(names: &[String]) -> String {
@@ -25,7 +25,7 @@ pub(crate) fn ident_list(names: &[String]) -> String {
 }
 
 /// An index to build without blocking writes.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct IndexBuild<'a> {
     pub name: &'a str,
     pub unique: bool,
@@ -38,6 +38,10 @@ pub(crate) struct IndexBuild<'a> {
     pub storage_parameters: Option<&'a str>,
     /// `WHERE` predicate over physical columns, already rewritten.
     pub predicate: Option<&'a str>,
+    /// The table's partitions when it is partitioned: the index is made `ON ONLY` the parent
+    /// and built on each partition concurrently (not allowed on a partitioned parent), then
+    /// attached, which makes the parent's index valid.
+    pub partitions: Option<&'a [Partition]>,
 }
 
 impl IndexBuild<'_> {
@@ -84,17 +88,96 @@ pub(crate) fn drop_index_concurrently(schema: &str, index: &str) -> String {
 }
 
 /// `CREATE INDEX CONCURRENTLY`, preceded by the drop that makes it re-runnable after a crash
-/// (a failed concurrent build leaves an invalid index under the name).
+/// (a failed concurrent build leaves an invalid index under the name). On a partitioned
+/// table, what DBAs do: the parent's index `ON ONLY` (invalid until every partition's is
+/// attached), each partition's built concurrently and attached.
 pub(crate) fn create_index_concurrently(
     schema: &str,
     table: &str,
     index: &IndexBuild,
 ) -> Vec<String> {
+    let Some(partitions) = index.partitions else {
+        return vec![
+            drop_index_concurrently(schema, index.name),
+            index_definition(index, index.name, "CONCURRENTLY ", &qualified(schema, table)),
+        ];
+    };
+    let parent = qualified(schema, index.name);
+    let mut out = vec![
+        // A partitioned index cannot be dropped concurrently; this one is empty (ON ONLY).
+        format!("DROP INDEX IF EXISTS {parent}"),
+        index_definition(
+            index,
+            index.name,
+            "",
+            &format!("ONLY {}", qualified(schema, table)),
+        ),
+    ];
+    for p in partitions {
+        let name = partition_index_name(&p.name, index.name);
+        out.push(drop_index_concurrently(&p.schema, &name));
+        out.push(index_definition(
+            index,
+            &name,
+            "CONCURRENTLY ",
+            &qualified(&p.schema, &p.name),
+        ));
+        out.push(format!(
+            "ALTER INDEX {parent} ATTACH PARTITION {}",
+            qualified(&p.schema, &name)
+        ));
+    }
+    out
+}
+
+/// Drops an index [`create_index_concurrently`] built (or began): on a partitioned table the
+/// partitions' indexes first (concurrently; an unattached one would outlive the parent's),
+/// then the parent's, which is empty itself.
+pub(crate) fn drop_built_index(
+    schema: &str,
+    index: &str,
+    partitions: Option<&[Partition]>,
+) -> Vec<String> {
+    let Some(partitions) = partitions else {
+        return vec![drop_index_concurrently(schema, index)];
+    };
+    let mut out = vec![format!(
+        "DROP INDEX IF EXISTS {}",
+        qualified(schema, index)
+    )];
+    for p in partitions {
+        out.push(drop_index_concurrently(
+            &p.schema,
+            &partition_index_name(&p.name, index),
+        ));
+    }
+    out
+}
+
+/// The name of a partition's share of an index: the partition's name and a hash of the
+/// index's, so that it never carries a helper name into the finished schema and stays within
+/// PostgreSQL's 63 bytes.
+pub(crate) fn partition_index_name(partition: &str, index: &str) -> String {
+    let hash = index
+        .bytes()
+        .fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    let suffix = format!("_idx_{hash:08x}");
+    let mut keep = String::new();
+    for c in partition.chars() {
+        if keep.len() + c.len_utf8() + suffix.len() > crate::versions::MAX_IDENTIFIER_BYTES {
+            break;
+        }
+        keep.push(c);
+    }
+    format!("{keep}{suffix}")
+}
+
+/// `CREATE [UNIQUE] INDEX <concurrently><name> ON <on> [USING ..] (..) ...`.
+fn index_definition(index: &IndexBuild, name: &str, concurrently: &str, on: &str) -> String {
     let mut create = format!(
-        "CREATE {}INDEX CONCURRENTLY {} ON {}",
+        "CREATE {}INDEX {concurrently}{} ON {on}",
         if index.unique { "UNIQUE " } else { "" },
-        ident(index.name),
-        qualified(schema, table)
+        ident(name),
     );
     if let Some(method) = index.method {
         create.push_str(&format!(" USING {}", ident(method)));
@@ -109,7 +192,7 @@ pub(crate) fn create_index_concurrently(
     if let Some(predicate) = index.predicate {
         create.push_str(&format!(" WHERE {predicate}"));
     }
-    vec![drop_index_concurrently(schema, index.name), create]
+    create
 }
 
 /// The step building `index` on `table`: outside a transaction, under SHARE UPDATE EXCLUSIVE

@@ -38,6 +38,32 @@ pub struct Table {
     /// Constraints over several new columns (create_constraint), built with the new columns.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub new_constraints: Vec<NewTableConstraint>,
+    /// For a partitioned table: how it is partitioned and its partitions, read at plan time
+    /// (an index is built per partition; a partition added later gets its copy of the
+    /// parent's indexes from PostgreSQL itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partitioning: Option<Partitioning>,
+}
+
+/// How a partitioned table is partitioned.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Partitioning {
+    /// The partition key's plain columns (physical names); an expression key has none here.
+    pub key_columns: Vec<String>,
+    /// The key has expressions besides columns.
+    #[serde(default)]
+    pub key_has_expressions: bool,
+    pub partitions: Vec<Partition>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Partition {
+    /// Physical schema and name (a partition may live in another schema).
+    pub schema: String,
+    pub name: String,
+    /// The partition is partitioned in turn.
+    #[serde(default)]
+    pub partitioned: bool,
 }
 
 /// A constraint create_constraint puts on the new version's columns.

@@ -6,7 +6,9 @@ use crate::error::{Error, Result};
 use crate::rows::column;
 use serde::Deserialize;
 use tandem_core::quote::{ident, qualified};
-use tandem_core::schema::{Column, Constraint, ConstraintKind, Index, Schema, Sequence, Table};
+use tandem_core::schema::{
+    Column, Constraint, ConstraintKind, Index, Partition, Partitioning, Schema, Sequence, Table,
+};
 use tokio_postgres::GenericClient;
 
 #[derive(Deserialize)]
@@ -16,6 +18,22 @@ struct RawTable {
     columns: Option<Vec<RawColumn>>,
     constraints: Option<Vec<RawConstraint>>,
     indexes: Option<Vec<RawIndex>>,
+    #[serde(default)]
+    partitioning: Option<RawPartitioning>,
+}
+
+#[derive(Deserialize)]
+struct RawPartitioning {
+    key_columns: Option<Vec<String>>,
+    key_has_expressions: bool,
+    partitions: Option<Vec<RawPartition>>,
+}
+
+#[derive(Deserialize)]
+struct RawPartition {
+    schema: String,
+    name: String,
+    partitioned: bool,
 }
 
 #[derive(Deserialize)]
@@ -129,7 +147,16 @@ SELECT coalesce(json_agg(json_build_object(
         'columns', (SELECT json_agg(a.attname ORDER BY k.ord)
                     FROM unnest(x.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
                     JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum)))
-      FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = c.oid)
+      FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = c.oid),
+  'partitioning', CASE WHEN c.relkind = 'p' THEN json_build_object(
+        'key_columns', (SELECT json_agg(a.attname ORDER BY k.ord)
+                        FROM pg_partitioned_table pt, unnest(pt.partattrs::int2[]) WITH ORDINALITY AS k(attnum, ord)
+                        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+                        WHERE pt.partrelid = c.oid),
+        'key_has_expressions', EXISTS (SELECT 1 FROM pg_partitioned_table pt WHERE pt.partrelid = c.oid AND pt.partexprs IS NOT NULL),
+        'partitions', (SELECT json_agg(json_build_object('schema', pn.nspname, 'name', p.relname, 'partitioned', p.relkind = 'p') ORDER BY pn.nspname, p.relname)
+                       FROM pg_inherits inh JOIN pg_class p ON p.oid = inh.inhrelid JOIN pg_namespace pn ON pn.oid = p.relnamespace
+                       WHERE inh.inhparent = c.oid)) END
 ) ORDER BY c.relname), '[]'::json)
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition
@@ -251,6 +278,20 @@ fn table_of(t: RawTable) -> Table {
         created_here: false,
         sync: Vec::new(),
         new_constraints: Vec::new(),
+        partitioning: t.partitioning.map(|p| Partitioning {
+            key_columns: p.key_columns.unwrap_or_default(),
+            key_has_expressions: p.key_has_expressions,
+            partitions: p
+                .partitions
+                .unwrap_or_default()
+                .into_iter()
+                .map(|q| Partition {
+                    schema: q.schema,
+                    name: q.name,
+                    partitioned: q.partitioned,
+                })
+                .collect(),
+        }),
     }
 }
 

@@ -10,6 +10,7 @@
 //! is applied to the earlier one's result, and the `down`s in reverse.
 
 use super::column::{CheckDef, ForeignKeyDef};
+use super::create_index::{refuse_not_valid_foreign_key, refuse_unique_constraint};
 use super::lifecycle::{check_identifier, PlanContext, Plannable};
 use super::lookup;
 use super::rename_column::rename_column;
@@ -110,7 +111,7 @@ impl AlterColumn {
 }
 
 impl Plannable for AlterColumn {
-    fn plan(&self, _ctx: &PlanContext, schema: &mut Schema) -> Result<OperationSteps, OpError> {
+    fn plan(&self, ctx: &PlanContext, schema: &mut Schema) -> Result<OperationSteps, OpError> {
         // `up`/`down` alone rewrite the values (both versions keep seeing their own).
         if !self.changes_data() && self.up.is_none() && self.down.is_none() {
             let Some(name) = &self.name else {
@@ -129,8 +130,32 @@ impl Plannable for AlterColumn {
             ));
         }
         self.plan_change(schema)?;
+        refuse_partitioned_foreign_keys(ctx, schema, &self.table, &format!("alter_column on `{}.{}`", self.table, self.column))?;
         Ok(OperationSteps::default())
     }
+}
+
+/// After planning a change of `table`: the foreign keys it adds NOT VALID (new or carried
+/// over) are refused on a partitioned table where PostgreSQL cannot do that.
+pub(crate) fn refuse_partitioned_foreign_keys(
+    ctx: &PlanContext,
+    schema: &Schema,
+    table: &str,
+    what: &str,
+) -> Result<(), OpError> {
+    let t = lookup::table(schema, table)?;
+    let adds_fk = t
+        .new_constraints
+        .iter()
+        .any(|c| c.kind == ConstraintKind::ForeignKey)
+        || t.sync
+            .iter()
+            .filter_map(|s| s.new_column.as_ref())
+            .any(|c| !c.foreign_keys.is_empty());
+    if adds_fk {
+        refuse_not_valid_foreign_key(ctx, t, what)?;
+    }
+    Ok(())
 }
 
 impl AlterColumn {
@@ -143,6 +168,16 @@ impl AlterColumn {
             return Err(OpError::new(
                 format!("alter_column on {what}: the column is part of the primary key"),
                 "changing a key column is not supported; add a new column with add_column (with `up`) and move the key with create_constraint",
+            ));
+        }
+        if table
+            .partitioning
+            .as_ref()
+            .is_some_and(|p| p.key_has_expressions || p.key_columns.contains(&col.physical))
+        {
+            return Err(OpError::new(
+                format!("alter_column on {what}: the table is partitioned and the column is (or may be, through an expression) part of the partition key"),
+                "a partition key column cannot be copied: rows are routed by it. Create a new partitioned table (create_table) and move the data, or change it in a maintenance window with a `sql` operation",
             ));
         }
         if col.referenced {
@@ -288,6 +323,9 @@ impl AlterColumn {
         }
         if let Some(fk) = &self.references {
             spec.foreign_keys.push(fk.resolve(&snapshot)?);
+        }
+        if !spec.unique.is_empty() || spec.indexes.iter().any(|i| i.constraint.is_some()) {
+            refuse_unique_constraint(table, &what)?;
         }
         let (nullable, default, comment) =
             (!spec.not_null, spec.default.clone(), spec.comment.clone());

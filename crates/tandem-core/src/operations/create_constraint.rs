@@ -4,7 +4,8 @@
 //! attached at complete (see `sync::constraints`). The old version keeps writing the old
 //! columns, unconstrained.
 
-use super::alter_column::copy_columns;
+use super::alter_column::{copy_columns, refuse_partitioned_foreign_keys};
+use super::create_index::refuse_unique_constraint;
 use super::column::{require_check, require_columns, require_references, TableReferenceDef};
 use super::lifecycle::{check_identifier, PlanContext, Plannable};
 use super::lookup;
@@ -40,7 +41,7 @@ pub struct CreateConstraint {
 }
 
 impl Plannable for CreateConstraint {
-    fn plan(&self, _ctx: &PlanContext, schema: &mut Schema) -> Result<OperationSteps, OpError> {
+    fn plan(&self, ctx: &PlanContext, schema: &mut Schema) -> Result<OperationSteps, OpError> {
         check_identifier("constraint", &self.name)?;
         let table = lookup::table(schema, &self.table)?.clone();
         if table.constraint(&self.name).is_some() || schema.index_exists(&self.name) {
@@ -59,6 +60,10 @@ impl Plannable for CreateConstraint {
                 format!("table `{}` already has a primary key", self.table),
                 "drop it first with a `sql` operation, or create a unique constraint instead",
             ));
+        }
+        let what = format!("create_constraint `{}`", self.name);
+        if matches!(kind, ConstraintKind::Unique | ConstraintKind::PrimaryKey) {
+            refuse_unique_constraint(&table, &what)?;
         }
         copy_columns(
             schema,
@@ -125,6 +130,7 @@ impl Plannable for CreateConstraint {
         if kind == ConstraintKind::PrimaryKey {
             t.primary_key = self.columns.clone();
         }
+        refuse_partitioned_foreign_keys(ctx, schema, &self.table, &what)?;
         Ok(OperationSteps::default())
     }
 }

@@ -254,12 +254,16 @@ fn index_column_names_back(t: &SyncedTable, index: &str, columns: &[String]) -> 
     (!renames.is_empty()).then(|| ddl::index_column_names_back(t.schema, t.physical, index, &renames))
 }
 
-/// The step building an index of the synced table.
+/// The step building an index of the synced table (per partition on a partitioned one).
 pub(super) fn build(t: &SyncedTable, index: &IndexBuild) -> Step {
+    let index = IndexBuild {
+        partitions: t.partitions,
+        ..index.clone()
+    };
     ddl::build_index_step(
         format!("build index {} without blocking writes", index.name),
         t.schema,
         t.physical,
-        index,
+        &index,
     )
 }

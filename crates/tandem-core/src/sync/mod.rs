@@ -55,6 +55,7 @@ pub(crate) fn generate(
             .filter(|c| c.physical != c.name)
             .map(|c| (c.physical.clone(), c.name.clone()))
             .collect(),
+        partitions: crate::operations::partitions_of(table, &format!("table `{}`", table.name))?,
     };
     let function = qualified(v.schema, &temp_name("sync", &table.physical));
     let mut parts = StartParts {
