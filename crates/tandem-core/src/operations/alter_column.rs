@@ -164,12 +164,6 @@ impl AlterColumn {
         let table = lookup::table(&snapshot, &self.table)?;
         let col = lookup::column(table, &self.column)?;
         let what = format!("`{}.{}`", self.table, self.column);
-        if table.primary_key.contains(&self.column) {
-            return Err(OpError::new(
-                format!("alter_column on {what}: the column is part of the primary key"),
-                "changing a key column is not supported; add a new column with add_column (with `up`) and move the key with create_constraint",
-            ));
-        }
         if table
             .partitioning
             .as_ref()
@@ -178,6 +172,12 @@ impl AlterColumn {
             return Err(OpError::new(
                 format!("alter_column on {what}: the table is partitioned and the column is (or may be, through an expression) part of the partition key"),
                 "a partition key column cannot be copied: rows are routed by it. Create a new partitioned table (create_table) and move the data, or change it in a maintenance window with a `sql` operation",
+            ));
+        }
+        if table.primary_key.contains(&self.column) {
+            return Err(OpError::new(
+                format!("alter_column on {what}: the column is part of the primary key"),
+                "changing a key column is not supported; add a new column with add_column (with `up`) and move the key with create_constraint",
             ));
         }
         if col.referenced {
