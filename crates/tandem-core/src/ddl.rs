@@ -213,10 +213,16 @@ pub(crate) fn build_index_step(
 
 /// `ADD CONSTRAINT ... CHECK (...) NOT VALID`: new writes are checked at once, existing rows
 /// at complete by [`validate_step`].
-pub(crate) fn add_check_not_valid(relation: &str, name: &str, expression: &str) -> String {
+pub(crate) fn add_check_not_valid(
+    relation: &str,
+    name: &str,
+    expression: &str,
+    no_inherit: bool,
+) -> String {
     format!(
-        "ALTER TABLE {relation} ADD CONSTRAINT {} CHECK ({expression}) NOT VALID",
-        ident(name)
+        "ALTER TABLE {relation} ADD CONSTRAINT {} CHECK ({expression}){} NOT VALID",
+        ident(name),
+        if no_inherit { " NO INHERIT" } else { "" }
     )
 }
 

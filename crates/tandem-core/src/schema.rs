@@ -81,6 +81,9 @@ pub struct NewTableConstraint {
     /// FOREIGN KEY: referenced physical table and columns, and the ON DELETE action.
     pub references: Option<(String, Vec<String>, Option<String>)>,
     pub nulls_not_distinct: bool,
+    /// CHECK: `NO INHERIT` (the table's children do not get it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_inherit: bool,
 }
 
 /// A pair of physical columns that the old and the new version see as one logical column
@@ -129,6 +132,9 @@ pub struct NewCheck {
     /// The name it takes at complete (a carried-over constraint gets its old name back).
     pub final_name: String,
     pub expression: String,
+    /// `NO INHERIT`: the table's children do not get it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_inherit: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -239,6 +245,9 @@ pub struct Constraint {
     /// For FOREIGN KEY constraints: what it references.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub references: Option<ForeignKeyTarget>,
+    /// CHECK: `NO INHERIT`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_inherit: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

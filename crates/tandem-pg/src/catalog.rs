@@ -77,6 +77,8 @@ struct RawConstraint {
     name: String,
     kind: String,
     columns: Option<Vec<String>>,
+    #[serde(default)]
+    no_inherit: bool,
 }
 
 #[derive(Deserialize)]
@@ -127,6 +129,7 @@ SELECT coalesce(json_agg(json_build_object(
   'constraints', (SELECT json_agg(json_build_object(
         'name', con.conname,
         'kind', con.contype,
+        'no_inherit', con.connoinherit,
         'expression', CASE WHEN con.contype = 'c' THEN pg_get_expr(con.conbin, con.conrelid) END,
         'references', CASE WHEN con.contype = 'f' THEN json_build_object(
             'table', (SELECT relname FROM pg_class WHERE oid = con.confrelid),
@@ -221,6 +224,7 @@ fn table_of(t: RawTable) -> Table {
                     columns: r.columns.unwrap_or_default(),
                     on_delete: r.on_delete,
                 }),
+                no_inherit: c.no_inherit,
             })
         })
         .collect();

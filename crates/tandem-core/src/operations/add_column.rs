@@ -110,6 +110,7 @@ impl Plannable for AddColumn {
                     &q_table,
                     &check.name,
                     &check.constraint,
+                    check.no_inherit,
                 ));
                 complete.push(ddl::validate_step(
                     &ctx.schema,
@@ -239,6 +240,7 @@ impl AddColumn {
             spec.checks.push(NewCheck {
                 name: check.name.clone(),
                 final_name: check.name.clone(),
+                no_inherit: check.no_inherit,
                 expression: rewrite_logical(
                     "check",
                     &check.constraint,

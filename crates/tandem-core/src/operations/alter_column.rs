@@ -315,6 +315,7 @@ impl AlterColumn {
                 name: check.name.clone(),
                 final_name: check.name.clone(),
                 expression,
+                no_inherit: check.no_inherit,
             });
         }
         if let Some(u) = &self.unique {
@@ -390,6 +391,7 @@ impl AlterColumn {
             spec.checks.push(NewCheck {
                 name: temp_name("check", &c.name),
                 final_name: c.name.clone(),
+                no_inherit: c.no_inherit,
                 expression: rewrite_physical(expr, schema, table, |p| {
                     (p == old_physical).then(|| ident(new_physical))
                 })?,
@@ -618,6 +620,7 @@ fn carry_foreign_keys(
                 target.on_delete.clone(),
             )),
             nulls_not_distinct: false,
+            no_inherit: false,
         });
     }
 }

@@ -208,6 +208,8 @@ impl ColumnDef {
                 columns: vec![self.name.clone()],
                 expression: None,
                 references: None,
+                no_inherit: kind == ConstraintKind::Check
+                    && self.check.as_ref().is_some_and(|c| c.no_inherit),
             })
         })
         .collect()

@@ -92,6 +92,7 @@ impl Plannable for CreateConstraint {
             expression: None,
             references: None,
             nulls_not_distinct: self.nulls_not_distinct,
+            no_inherit: self.no_inherit,
         };
         match kind {
             ConstraintKind::Check => {
@@ -126,6 +127,7 @@ impl Plannable for CreateConstraint {
             columns: self.columns.clone(),
             expression: self.check.clone(),
             references: None,
+            no_inherit: self.no_inherit,
         });
         if kind == ConstraintKind::PrimaryKey {
             t.primary_key = self.columns.clone();

@@ -101,6 +101,7 @@ fn not_null(t: &SyncedTable, new: &str, parts: &mut StartParts, out: &mut TableS
         &t.relation,
         &nn,
         &format!("{col} IS NOT NULL"),
+        false,
     ));
     out.complete
         .push(ddl::validate_step(t.schema, t.physical, &nn, None));
@@ -129,6 +130,7 @@ fn checks(t: &SyncedTable, spec: &NewColumn, parts: &mut StartParts, out: &mut T
             &t.relation,
             &c.name,
             &c.expression,
+            c.no_inherit,
         ));
         out.complete
             .push(ddl::validate_step(t.schema, t.physical, &c.name, None));
