@@ -80,6 +80,11 @@ pub struct NewTableConstraint {
     pub expression: Option<String>,
     /// FOREIGN KEY: referenced physical table and columns, and the ON DELETE action.
     pub references: Option<(String, Vec<String>, Option<String>)>,
+    /// FOREIGN KEY: the ON UPDATE action and MATCH type, already checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_update: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub match_type: Option<String>,
     pub nulls_not_distinct: bool,
     /// CHECK: `NO INHERIT` (the table's children do not get it).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -143,6 +148,14 @@ pub struct NewForeignKey {
     pub table: String,
     pub column: String,
     pub on_delete: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_update: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub match_type: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deferrable: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub initially_deferred: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

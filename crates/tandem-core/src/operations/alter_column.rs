@@ -621,6 +621,8 @@ fn carry_foreign_keys(
             )),
             nulls_not_distinct: false,
             no_inherit: false,
+            on_update: None,
+            match_type: None,
         });
     }
 }

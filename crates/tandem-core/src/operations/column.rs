@@ -285,6 +285,14 @@ impl ForeignKeyDef {
             on_delete: REFERENTIAL_ACTIONS
                 .pick_opt("on_delete", self.on_delete.as_deref())?
                 .map(String::from),
+            on_update: REFERENTIAL_ACTIONS
+                .pick_opt("on_update", self.on_update.as_deref())?
+                .map(String::from),
+            match_type: MATCH_TYPES
+                .pick_opt("match_type", self.match_type.as_deref())?
+                .map(String::from),
+            deferrable: self.deferrable || self.initially_deferred,
+            initially_deferred: self.initially_deferred,
         })
     }
 }

@@ -11,7 +11,7 @@ use super::lifecycle::{check_identifier, PlanContext, Plannable};
 use super::lookup;
 use crate::error::OpError;
 use crate::expressions::{new_value, rewrite_logical};
-use crate::keywords::REFERENTIAL_ACTIONS;
+use crate::keywords::{MATCH_TYPES, REFERENTIAL_ACTIONS};
 use crate::plan::OperationSteps;
 use crate::schema::{Constraint, ConstraintKind, NewTableConstraint, Schema, Table};
 use serde::{Deserialize, Serialize};
@@ -93,6 +93,8 @@ impl Plannable for CreateConstraint {
             references: None,
             nulls_not_distinct: self.nulls_not_distinct,
             no_inherit: self.no_inherit,
+            on_update: None,
+            match_type: None,
         };
         match kind {
             ConstraintKind::Check => {
@@ -102,6 +104,14 @@ impl Plannable for CreateConstraint {
             }
             ConstraintKind::ForeignKey => {
                 constraint.references = Some(self.references_of(schema)?);
+                if let Some(r) = &self.references {
+                    constraint.on_update = REFERENTIAL_ACTIONS
+                        .pick_opt("on_update", r.on_update.as_deref())?
+                        .map(String::from);
+                    constraint.match_type = MATCH_TYPES
+                        .pick_opt("match_type", r.match_type.as_deref())?
+                        .map(String::from);
+                }
             }
             ConstraintKind::PrimaryKey => {
                 // A primary key's columns are NOT NULL: the copies become so at complete.

@@ -165,7 +165,10 @@ fn foreign_keys(
             table: &fk.table,
             columns: std::slice::from_ref(&fk.column),
             on_delete: fk.on_delete.as_deref(),
-            ..References::default()
+            on_update: fk.on_update.as_deref(),
+            match_type: fk.match_type.as_deref(),
+            deferrable: fk.deferrable,
+            initially_deferred: fk.initially_deferred,
         });
         parts.statements.push(ddl::add_foreign_key_not_valid(
             &t.relation,

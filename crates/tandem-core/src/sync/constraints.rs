@@ -46,6 +46,8 @@ pub(super) fn add(
                 table: target,
                 columns: target_columns,
                 on_delete: on_delete.as_deref(),
+                on_update: c.on_update.as_deref(),
+                match_type: c.match_type.as_deref(),
                 ..References::default()
             });
             parts.statements.push(ddl::add_foreign_key_not_valid(
