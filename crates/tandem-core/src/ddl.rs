@@ -9,9 +9,9 @@
 //! already checked.
 
 use crate::locks::LockMode;
-use crate::plan::{lock, Step};
 use crate::names::temp_name;
 use crate::operations::integer_type_rank;
+use crate::plan::{lock, Step};
 use crate::quote::{ident, literal, qualified};
 use crate::schema::{CarriedSequence, Partition};
 
@@ -99,7 +99,12 @@ pub(crate) fn create_index_concurrently(
     let Some(partitions) = index.partitions else {
         return vec![
             drop_index_concurrently(schema, index.name),
-            index_definition(index, index.name, "CONCURRENTLY ", &qualified(schema, table)),
+            index_definition(
+                index,
+                index.name,
+                "CONCURRENTLY ",
+                &qualified(schema, table),
+            ),
         ];
     };
     let parent = qualified(schema, index.name);
@@ -141,10 +146,7 @@ pub(crate) fn drop_built_index(
     let Some(partitions) = partitions else {
         return vec![drop_index_concurrently(schema, index)];
     };
-    let mut out = vec![format!(
-        "DROP INDEX IF EXISTS {}",
-        qualified(schema, index)
-    )];
+    let mut out = vec![format!("DROP INDEX IF EXISTS {}", qualified(schema, index))];
     for p in partitions {
         out.push(drop_index_concurrently(
             &p.schema,
@@ -158,9 +160,9 @@ pub(crate) fn drop_built_index(
 /// index's, so that it never carries a helper name into the finished schema and stays within
 /// PostgreSQL's 63 bytes.
 pub(crate) fn partition_index_name(partition: &str, index: &str) -> String {
-    let hash = index
-        .bytes()
-        .fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    let hash = index.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
     let suffix = format!("_idx_{hash:08x}");
     let mut keep = String::new();
     for c in partition.chars() {
@@ -550,6 +552,7 @@ mod tests {
             nulls_not_distinct: true,
             storage_parameters: Some("fillfactor=70"),
             predicate: Some("\"a\" > 0"),
+            partitions: None,
         };
         assert_eq!(
             create_index_concurrently("s", "T", &build),
@@ -564,6 +567,89 @@ mod tests {
             "CONCURRENTLY cannot run in a transaction"
         );
         assert_eq!(step.locks[0].mode, LockMode::ShareUpdateExclusive);
+    }
+
+    #[test]
+    fn a_partitioned_index_is_made_on_only_the_parent_and_attached_per_partition() {
+        let parts = vec![
+            Partition {
+                schema: "s".into(),
+                name: "T_2025".into(),
+                partitioned: false,
+            },
+            Partition {
+                schema: "other".into(),
+                name: "T_rest".into(),
+                partitioned: false,
+            },
+        ];
+        let build = IndexBuild {
+            name: "_tandem_index_ix",
+            elements: IndexBuild::columns(&["a".into()]),
+            partitions: Some(&parts),
+            ..IndexBuild::default()
+        };
+        let sql = create_index_concurrently("s", "T", &build);
+        let p1 = partition_index_name("T_2025", "_tandem_index_ix");
+        assert!(!p1.contains("_tandem"), "{p1}");
+        assert_eq!(sql[0], r#"DROP INDEX IF EXISTS "s"."_tandem_index_ix""#);
+        assert_eq!(
+            sql[1],
+            r#"CREATE INDEX "_tandem_index_ix" ON ONLY "s"."T" ("a")"#
+        );
+        assert_eq!(
+            sql[3],
+            format!(r#"CREATE INDEX CONCURRENTLY "{p1}" ON "s"."T_2025" ("a")"#)
+        );
+        assert_eq!(
+            sql[4],
+            format!(r#"ALTER INDEX "s"."_tandem_index_ix" ATTACH PARTITION "s"."{p1}""#)
+        );
+        assert_eq!(sql.len(), 8, "three statements per partition");
+        assert!(sql[7].contains(r#""other"."T_rest_idx_"#), "{}", sql[7]);
+        assert!(partition_index_name(&"p".repeat(80), "i").len() <= 63);
+    }
+
+    #[test]
+    fn a_serial_sequence_changes_owner_and_widens_an_identity_is_remade() {
+        let sequence = crate::schema::Sequence {
+            schema: "s".into(),
+            name: "t_id_seq".into(),
+            data_type: "integer".into(),
+            increment: 1,
+            min_value: 1,
+            max_value: i64::from(i32::MAX),
+            start: 1,
+            cache: 1,
+            cycle: false,
+        };
+        let serial = CarriedSequence {
+            sequence: sequence.clone(),
+            identity_always: None,
+        };
+        let (before, after) = sequence_handoff(r#""s"."t""#, "_tandem_new_id", "bigint", &serial);
+        assert_eq!(
+            before,
+            vec![
+                r#"ALTER SEQUENCE "s"."t_id_seq" AS bigint"#.to_string(),
+                r#"ALTER SEQUENCE "s"."t_id_seq" OWNED BY "s"."t"."_tandem_new_id""#.to_string(),
+            ]
+        );
+        assert!(after.is_empty());
+        let identity = CarriedSequence {
+            sequence,
+            identity_always: Some(true),
+        };
+        let (before, after) = sequence_handoff(r#""s"."t""#, "_tandem_new_id", "bigint", &identity);
+        assert_eq!(
+            before[1],
+            r#"ALTER TABLE "s"."t" ALTER COLUMN "_tandem_new_id" ADD GENERATED ALWAYS AS IDENTITY (SEQUENCE NAME "s"."_tandem_seq_t_id_seq" INCREMENT BY 1 START WITH 1 CACHE 1 NO CYCLE)"#,
+            "the old type's default maximum is left to the new type"
+        );
+        assert_eq!(
+            after,
+            vec![r#"ALTER SEQUENCE "s"."_tandem_seq_t_id_seq" RENAME TO "t_id_seq""#.to_string()]
+        );
     }
 
     #[test]

@@ -37,7 +37,10 @@ fn schema() -> Schema {
                     column("team_id", "integer"),
                 ],
             ),
-            table("teams", vec![column("id", "integer"), column("tag", "text")]),
+            table(
+                "teams",
+                vec![column("id", "integer"), column("tag", "text")],
+            ),
         ],
         types: vec![],
     }
@@ -75,8 +78,9 @@ fn leaves(path: &str, key: &str, value: &Value, out: &mut Vec<(String, String, S
         // `nullable: true` is the absence of NOT NULL: nothing to find.
         Value::Bool(true) if key == "nullable" => {}
         Value::Bool(true) => {
-            let expected = keyword_of(key)
-                .unwrap_or_else(|| panic!("{path}: say which SQL keyword `{key}: true` must bring"));
+            let expected = keyword_of(key).unwrap_or_else(|| {
+                panic!("{path}: say which SQL keyword `{key}: true` must bring")
+            });
             out.push((path.into(), key.into(), expected.into()));
         }
         Value::Bool(false) if key == "nullable" => {
@@ -126,7 +130,9 @@ fn assert_every_field_honoured(yaml: &str) {
         Err(e) => {
             let message = e.to_string();
             assert!(
-                fields.iter().any(|(_, key, _)| !key.is_empty() && message.contains(key.as_str())),
+                fields
+                    .iter()
+                    .any(|(_, key, _)| !key.is_empty() && message.contains(key.as_str())),
                 "a refusal names the field it refuses: {message}"
             );
         }

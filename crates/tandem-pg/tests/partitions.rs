@@ -73,9 +73,18 @@ async fn assert_no_helper_names(v: &Versions) {
          WHERE c.relnamespace = 'public'::regnamespace AND (c.relname LIKE '%\\_tandem%' OR a.attname LIKE '%\\_tandem%') AND NOT a.attisdropped",
     )
     .await;
-    assert_eq!(helpers, Vec::<String>::new(), "no helper name left anywhere");
+    assert_eq!(
+        helpers,
+        Vec::<String>::new(),
+        "no helper name left anywhere"
+    );
     let defs = indexes(v).await;
-    assert!(!defs.iter().any(|d| d.contains("_tandem") || d.contains("INVALID")), "{defs:#?}");
+    assert!(
+        !defs
+            .iter()
+            .any(|d| d.contains("_tandem") || d.contains("INVALID")),
+        "{defs:#?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -176,7 +185,9 @@ async fn what_postgresql_cannot_do_without_blocking_is_refused_at_validate() {
     db.apply("01_baseline", BASELINE).await;
     db.apply("01b_ref", "operations:\n  - create_table:\n      name: refs\n      columns:\n        - {name: id, type: integer, pk: true}\n").await;
     let before = db.snapshot().await;
-    let version = db.scalar_i64("SELECT current_setting('server_version_num')::bigint").await;
+    let version = db
+        .scalar_i64("SELECT current_setting('server_version_num')::bigint")
+        .await;
     let mut engine = db.engine().await;
     let mut cases = vec![
         ("alter_column:\n      table: events\n      column: note\n      unique: {name: note_unique}", "unique constraint"),

@@ -22,7 +22,8 @@ operations:
         - {name: label, type: text, nullable: true}
 "#;
 
-const SEED: &str = r#"INSERT INTO public."Orders" (label) SELECT 'seed ' || g FROM generate_series(1, 3000) g;"#;
+const SEED: &str =
+    r#"INSERT INTO public."Orders" (label) SELECT 'seed ' || g FROM generate_series(1, 3000) g;"#;
 
 fn old_writes(i: u64) -> String {
     format!(r#"INSERT INTO "Orders" (label) VALUES ('old {i}')"#)

@@ -130,7 +130,12 @@ impl Plannable for AlterColumn {
             ));
         }
         self.plan_change(schema)?;
-        refuse_partitioned_foreign_keys(ctx, schema, &self.table, &format!("alter_column on `{}.{}`", self.table, self.column))?;
+        refuse_partitioned_foreign_keys(
+            ctx,
+            schema,
+            &self.table,
+            &format!("alter_column on `{}.{}`", self.table, self.column),
+        )?;
         Ok(OperationSteps::default())
     }
 }

@@ -5,8 +5,8 @@
 //! columns, unconstrained.
 
 use super::alter_column::{copy_columns, refuse_partitioned_foreign_keys};
-use super::create_index::refuse_unique_constraint;
 use super::column::{require_check, require_columns, require_references, TableReferenceDef};
+use super::create_index::refuse_unique_constraint;
 use super::lifecycle::{check_identifier, PlanContext, Plannable};
 use super::lookup;
 use crate::error::OpError;

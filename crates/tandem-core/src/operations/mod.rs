@@ -31,9 +31,9 @@ pub use column::{
 };
 
 pub use crate::error::OpError;
-pub(crate) use lifecycle::{check_identifier, Plannable};
 pub(crate) use alter_column::integer_type_rank;
 pub(crate) use create_index::partitions_of;
+pub(crate) use lifecycle::{check_identifier, Plannable};
 pub use lifecycle::{default_key, PlanContext};
 
 use serde::de::{self, MapAccess, Visitor};

@@ -68,7 +68,10 @@ pub(super) fn add(
     if let (Some(carried), Some(_)) = (&spec.sequence, &sync.old_physical) {
         let (before, after) = ddl::sequence_handoff(rel, new, &spec.data_type, carried);
         out.contract.push(Step::sql(
-            format!("hand sequence {} to {}.{new}", carried.sequence.name, t.name),
+            format!(
+                "hand sequence {} to {}.{new}",
+                carried.sequence.name, t.name
+            ),
             before,
             vec![lock(t.schema, t.physical, LockMode::AccessExclusive)],
         ));
@@ -256,7 +259,8 @@ fn index_column_names_back(t: &SyncedTable, index: &str, columns: &[String]) -> 
         .iter()
         .filter_map(|c| Some((c.as_str(), t.final_names.get(c)?.as_str())))
         .collect();
-    (!renames.is_empty()).then(|| ddl::index_column_names_back(t.schema, t.physical, index, &renames))
+    (!renames.is_empty())
+        .then(|| ddl::index_column_names_back(t.schema, t.physical, index, &renames))
 }
 
 /// The step building an index of the synced table (per partition on a partitioned one).

@@ -21,14 +21,12 @@ pub(super) fn add(
     match c.kind {
         ConstraintKind::Check => {
             let expr = c.expression.clone().unwrap_or_else(|| "true".into());
-            parts
-                .statements
-                .push(ddl::add_check_not_valid(
-                    &t.relation,
-                    &c.name,
-                    &expr,
-                    c.no_inherit,
-                ));
+            parts.statements.push(ddl::add_check_not_valid(
+                &t.relation,
+                &c.name,
+                &expr,
+                c.no_inherit,
+            ));
             out.complete
                 .push(ddl::validate_step(t.schema, t.physical, &c.name, None));
             parts.checks.push(RowCheck {
