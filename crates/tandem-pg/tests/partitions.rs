@@ -212,3 +212,46 @@ async fn what_postgresql_cannot_do_without_blocking_is_refused_at_validate() {
         assert!(db.snapshot().await == before, "{op}: nothing changed");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn several_operations_on_a_range_partitioned_table() {
+    two_versions_concurrent(
+        BASELINE,
+        SEED,
+        r#"operations:
+  - add_column:
+      table: events
+      column: {name: source, type: text, nullable: true, default: "'web'"}
+  - create_constraint:
+      table: events
+      name: note_not_empty
+      type: check
+      columns: [note]
+      check: "note <> ''"
+      up: {note: "CASE WHEN note = '' THEN NULL ELSE note END"}
+  - drop_index: {name: events_amount_idx}
+"#,
+        old_writes,
+        new_writes,
+        |v| async move {
+            let web = count(&v.new, "SELECT count(*) FROM events WHERE source = 'web' AND note LIKE 'new %'").await;
+            assert!(web > 0, "the new column's default applies in every partition");
+        },
+        |v, ending| async move {
+            let ix = indexes(&v).await;
+            let checks = strings(&v, "SELECT conname || ' ' || convalidated FROM pg_constraint WHERE conrelid = 'public.events'::regclass AND contype = 'c'").await;
+            match ending {
+                Ending::Complete => {
+                    assert_no_helper_names(&v).await;
+                    assert!(!ix.iter().any(|d| d.contains("(amount)")), "{ix:#?}");
+                    assert_eq!(checks, ["note_not_empty true"]);
+                }
+                Ending::Rollback => {
+                    assert_eq!(ix.iter().filter(|d| d.contains("(amount)")).count(), 4, "{ix:#?}");
+                    assert!(checks.is_empty(), "{checks:?}");
+                }
+            }
+        },
+    )
+    .await;
+}

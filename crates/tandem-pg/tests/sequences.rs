@@ -18,6 +18,9 @@ operations:
         - name: ticket
           type: integer
           generated: {identity: {user_specified_values: BY DEFAULT, sequence_options: "START WITH 100 INCREMENT BY 5 CACHE 1"}}
+        - name: stamp
+          type: smallint
+          generated: {identity: {user_specified_values: ALWAYS}}
         - {name: qty, type: integer, default: "1"}
         - {name: label, type: text, nullable: true}
 "#;
@@ -214,4 +217,37 @@ async fn a_default_that_cannot_apply_to_the_new_type_is_refused_at_validate() {
         db.scalar_i64("SELECT count(*) FROM pg_attrdef WHERE adrelid = 'public.t'::regclass AND pg_get_expr(adbin, adrelid) = '0'").await,
         1
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn identity_always_smallint_to_integer() {
+    two_versions_concurrent(
+        BASELINE,
+        SEED,
+        "operations:\n  - alter_column:\n      table: Orders\n      column: stamp\n      type: integer\n",
+        old_writes,
+        new_writes,
+        |v| async move {
+            assert_no_duplicates(&[&v.old, &v.new], "stamp").await;
+        },
+        |v, ending| async move {
+            let c = v.db.client().await;
+            let identity = text(&c, r#"SELECT attidentity::text FROM pg_attribute WHERE attrelid = 'public."Orders"'::regclass AND attname = 'stamp'"#).await;
+            assert_eq!(identity.as_deref(), Some("a"), "still GENERATED ALWAYS AS IDENTITY");
+            let client = match ending {
+                Ending::Complete => &v.new,
+                Ending::Rollback => &v.old,
+            };
+            let before = count(client, r#"SELECT max(stamp)::bigint FROM "Orders""#).await;
+            client.batch_execute(r#"INSERT INTO "Orders" (label) VALUES ('after')"#).await.unwrap();
+            let after = count(client, r#"SELECT stamp::bigint FROM "Orders" WHERE label = 'after'"#).await;
+            assert!(after > before, "{after} follows {before}");
+            let max = count(&c, r#"SELECT seqmax FROM pg_sequence WHERE seqrelid = pg_get_serial_sequence('public."Orders"', 'stamp')::regclass"#).await;
+            match ending {
+                Ending::Complete => assert_eq!(max, i64::from(i32::MAX), "the bound follows the new type"),
+                Ending::Rollback => assert_eq!(max, i64::from(i16::MAX)),
+            }
+        },
+    )
+    .await;
 }
