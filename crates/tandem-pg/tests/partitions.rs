@@ -255,3 +255,45 @@ async fn several_operations_on_a_range_partitioned_table() {
     )
     .await;
 }
+
+/// A foreign key on a partitioned table: added NOT VALID and validated at complete from
+/// PostgreSQL 18, which allows that; refused before, naming why.
+#[tokio::test]
+async fn a_foreign_key_on_a_partitioned_table_where_postgresql_allows_it() {
+    let db = fresh_db().await;
+    db.apply("01_baseline", BASELINE).await;
+    db.apply("01b_ref", "operations:\n  - create_table:\n      name: refs\n      columns:\n        - {name: id, type: integer, pk: true}\n").await;
+    db.execute("INSERT INTO public.refs SELECT g FROM generate_series(0, 999) g")
+        .await;
+    db.execute(SEED).await;
+    let version = db
+        .scalar_i64("SELECT current_setting('server_version_num')::bigint")
+        .await;
+    let mut engine = db.engine().await;
+    let yaml = "operations:\n  - create_constraint:\n      table: events\n      name: events_amount_ref\n      type: foreign_key\n      columns: [amount]\n      references: {table: refs, columns: [id]}\n";
+    let started = engine.start(&migration("02_change", yaml)).await;
+    if version < 180000 {
+        let err = started.expect_err("refused before 18");
+        assert!(err.to_string().contains("NOT VALID"), "{err}");
+        return;
+    }
+    started.unwrap_or_else(|e| panic!("start: {e} ({})", e.help()));
+    let new = db.client_on("public_02_change").await;
+    new.batch_execute("INSERT INTO events (day, amount) VALUES ('2025-03-01', 5)")
+        .await
+        .unwrap();
+    assert!(
+        new.batch_execute("INSERT INTO events (day, amount) VALUES ('2025-03-01', 5000)")
+            .await
+            .is_err(),
+        "the new version's writes are checked at once"
+    );
+    engine
+        .complete()
+        .await
+        .unwrap_or_else(|e| panic!("complete: {e} ({})", e.help()));
+    assert_eq!(
+        db.scalar_i64("SELECT count(*) FROM pg_constraint WHERE conrelid = 'public.events'::regclass AND conname = 'events_amount_ref' AND convalidated").await,
+        1
+    );
+}
