@@ -290,7 +290,7 @@ impl AlterColumn {
             ));
         };
         spec.data_type = new_type.clone();
-        if type_changes && existing.is_none() && self.default.is_none() {
+        if type_changes && self.default.is_none() {
             // The old default still applies, cast to the new type; where no cast exists (or
             // a constant does not convert) the default's probe refuses the plan at validate.
             spec.default = spec
