@@ -297,3 +297,42 @@ async fn a_foreign_key_on_a_partitioned_table_where_postgresql_allows_it() {
         1
     );
 }
+
+fn new_writes_after_rename(i: u64) -> String {
+    format!(
+        "INSERT INTO events (day, amount, remark) VALUES (date '2025-06-01' + {}, {}, 'new {i}'); INSERT INTO \"Tags\" (kind) VALUES ('{}')",
+        (i * 13) % 800,
+        i % 1000,
+        ["a", "c", "x"][(i % 3) as usize]
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rename_and_drop_columns_of_partitioned_tables() {
+    two_versions_concurrent(
+        BASELINE,
+        SEED,
+        "operations:\n  - rename_column: {table: events, from: note, to: remark}\n  - drop_column: {table: Tags, column: Label, down: \"'from new'\"}\n",
+        old_writes,
+        new_writes_after_rename,
+        |v| async move {
+            let old_sees = count(&v.old, "SELECT count(*) FROM \"Tags\" WHERE \"Label\" = 'from new'").await;
+            assert!(old_sees > 0, "the old version sees `down` in rows the new version wrote, in every partition");
+            let renamed = count(&v.old, "SELECT count(*) FROM events WHERE note LIKE 'new %'").await;
+            assert!(renamed > 0, "the old version reads the new version's remark as note");
+        },
+        |v, ending| async move {
+            let cols = strings(&v, "SELECT attrelid::regclass::text || '.' || attname FROM pg_attribute WHERE attrelid IN ('public.events_2026'::regclass, 'public.\"Tags_c\"'::regclass) AND attnum > 0 AND NOT attisdropped ORDER BY 1").await;
+            match ending {
+                Ending::Complete => {
+                    assert!(cols.contains(&"events_2026.remark".to_string()) && !cols.iter().any(|c| c.ends_with(".\"Label\"") || c.ends_with("Label")), "{cols:?}");
+                    assert_no_helper_names(&v).await;
+                }
+                Ending::Rollback => {
+                    assert!(cols.contains(&"events_2026.note".to_string()) && cols.iter().any(|c| c.ends_with("Label")), "{cols:?}");
+                }
+            }
+        },
+    )
+    .await;
+}
