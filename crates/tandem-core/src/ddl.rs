@@ -9,8 +9,11 @@
 //! already checked.
 
 use crate::locks::LockMode;
+use crate::names::temp_name;
+use crate::operations::integer_type_rank;
 use crate::plan::{lock, Step};
 use crate::quote::{ident, literal, qualified};
+use crate::schema::{CarriedSequence, Partition};
 
 /// A comma-separated list of quoted identifiers: `"a", "b"`.
 pub(crate) fn ident_list(names: &[String]) -> String {
@@ -22,7 +25,7 @@ pub(crate) fn ident_list(names: &[String]) -> String {
 }
 
 /// An index to build without blocking writes.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct IndexBuild<'a> {
     pub name: &'a str,
     pub unique: bool,
@@ -35,6 +38,10 @@ pub(crate) struct IndexBuild<'a> {
     pub storage_parameters: Option<&'a str>,
     /// `WHERE` predicate over physical columns, already rewritten.
     pub predicate: Option<&'a str>,
+    /// The table's partitions when it is partitioned: the index is made `ON ONLY` the parent
+    /// and built on each partition concurrently (not allowed on a partitioned parent), then
+    /// attached, which makes the parent's index valid.
+    pub partitions: Option<&'a [Partition]>,
 }
 
 impl IndexBuild<'_> {
@@ -81,17 +88,98 @@ pub(crate) fn drop_index_concurrently(schema: &str, index: &str) -> String {
 }
 
 /// `CREATE INDEX CONCURRENTLY`, preceded by the drop that makes it re-runnable after a crash
-/// (a failed concurrent build leaves an invalid index under the name).
+/// (a failed concurrent build leaves an invalid index under the name). On a partitioned
+/// table, what DBAs do: the parent's index `ON ONLY` (invalid until every partition's is
+/// attached), each partition's built concurrently and attached.
 pub(crate) fn create_index_concurrently(
     schema: &str,
     table: &str,
     index: &IndexBuild,
 ) -> Vec<String> {
+    let Some(partitions) = index.partitions else {
+        return vec![
+            drop_index_concurrently(schema, index.name),
+            index_definition(
+                index,
+                index.name,
+                "CONCURRENTLY ",
+                &qualified(schema, table),
+            ),
+        ];
+    };
+    let parent = qualified(schema, index.name);
+    let mut out = vec![
+        // A partitioned index cannot be dropped concurrently; this one is empty (ON ONLY).
+        format!("DROP INDEX IF EXISTS {parent}"),
+        index_definition(
+            index,
+            index.name,
+            "",
+            &format!("ONLY {}", qualified(schema, table)),
+        ),
+    ];
+    for p in partitions {
+        let name = partition_index_name(&p.name, index.name);
+        out.push(drop_index_concurrently(&p.schema, &name));
+        out.push(index_definition(
+            index,
+            &name,
+            "CONCURRENTLY ",
+            &qualified(&p.schema, &p.name),
+        ));
+        out.push(format!(
+            "ALTER INDEX {parent} ATTACH PARTITION {}",
+            qualified(&p.schema, &name)
+        ));
+    }
+    out
+}
+
+/// Drops an index [`create_index_concurrently`] built (or began): on a partitioned table the
+/// partitions' indexes first (concurrently; an unattached one would outlive the parent's),
+/// then the parent's, which is empty itself.
+pub(crate) fn drop_built_index(
+    schema: &str,
+    index: &str,
+    partitions: Option<&[Partition]>,
+) -> Vec<String> {
+    let Some(partitions) = partitions else {
+        return vec![drop_index_concurrently(schema, index)];
+    };
+    let mut out = vec![format!("DROP INDEX IF EXISTS {}", qualified(schema, index))];
+    for p in partitions {
+        out.push(drop_index_concurrently(
+            &p.schema,
+            &partition_index_name(&p.name, index),
+        ));
+    }
+    out
+}
+
+/// The name of a partition's share of an index: the partition's name and a hash of the
+/// index's, so that it never carries a helper name into the finished schema and stays within
+/// PostgreSQL's 63 bytes.
+pub(crate) fn partition_index_name(partition: &str, index: &str) -> String {
+    let hash = index.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    let suffix = format!("_idx_{hash:08x}");
+    let mut keep = String::new();
+    for c in partition.chars() {
+        if keep.len() + c.len_utf8() + suffix.len() > crate::versions::MAX_IDENTIFIER_BYTES {
+            break;
+        }
+        keep.push(c);
+    }
+    format!("{keep}{suffix}")
+}
+
+/// `CREATE [UNIQUE] INDEX <concurrently><name> ON <on> [USING ..] (..) ...`.
+fn index_definition(index: &IndexBuild, name: &str, concurrently: &str, on: &str) -> String {
     let mut create = format!(
-        "CREATE {}INDEX CONCURRENTLY {} ON {}",
+        "CREATE {}INDEX {concurrently}{} ON {on}",
         if index.unique { "UNIQUE " } else { "" },
-        ident(index.name),
-        qualified(schema, table)
+        ident(name),
     );
     if let Some(method) = index.method {
         create.push_str(&format!(" USING {}", ident(method)));
@@ -106,7 +194,7 @@ pub(crate) fn create_index_concurrently(
     if let Some(predicate) = index.predicate {
         create.push_str(&format!(" WHERE {predicate}"));
     }
-    vec![drop_index_concurrently(schema, index.name), create]
+    create
 }
 
 /// The step building `index` on `table`: outside a transaction, under SHARE UPDATE EXCLUSIVE
@@ -127,10 +215,16 @@ pub(crate) fn build_index_step(
 
 /// `ADD CONSTRAINT ... CHECK (...) NOT VALID`: new writes are checked at once, existing rows
 /// at complete by [`validate_step`].
-pub(crate) fn add_check_not_valid(relation: &str, name: &str, expression: &str) -> String {
+pub(crate) fn add_check_not_valid(
+    relation: &str,
+    name: &str,
+    expression: &str,
+    no_inherit: bool,
+) -> String {
     format!(
-        "ALTER TABLE {relation} ADD CONSTRAINT {} CHECK ({expression}) NOT VALID",
-        ident(name)
+        "ALTER TABLE {relation} ADD CONSTRAINT {} CHECK ({expression}){} NOT VALID",
+        ident(name),
+        if no_inherit { " NO INHERIT" } else { "" }
     )
 }
 
@@ -301,6 +395,31 @@ pub(crate) fn index_name_back(schema: &str, table: &str, name: &str, final_name:
     )
 }
 
+/// Renames the columns of an index (`ALTER TABLE <index> RENAME COLUMN`, which PostgreSQL
+/// accepts for indexes), for each `(from, to)`.
+pub(crate) fn index_column_names_back(
+    schema: &str,
+    table: &str,
+    index: &str,
+    renames: &[(&str, &str)],
+) -> Step {
+    Step::sql(
+        format!("give the columns of index {index} their final names"),
+        renames
+            .iter()
+            .map(|(from, to)| {
+                format!(
+                    "ALTER TABLE {} RENAME COLUMN {} TO {}",
+                    qualified(schema, index),
+                    ident(from),
+                    ident(to)
+                )
+            })
+            .collect(),
+        vec![lock(schema, table, LockMode::ShareUpdateExclusive)],
+    )
+}
+
 /// `ALTER TABLE ... RENAME COLUMN` for each `(from, to)`, in one step.
 pub(crate) fn rename_columns_step(
     description: String,
@@ -338,6 +457,87 @@ pub(crate) fn rename_table_step(schema: &str, from: &str, to: &str) -> Step {
     )
 }
 
+/// The smallest and largest value of an integer type (by [`integer_type_rank`]'s rank).
+fn integer_bounds(rank: u8) -> (i64, i64) {
+    match rank {
+        1 => (i64::from(i16::MIN), i64::from(i16::MAX)),
+        2 => (i64::from(i32::MIN), i64::from(i32::MAX)),
+        _ => (i64::MIN, i64::MAX),
+    }
+}
+
+/// The statements complete runs to hand a column's sequence from the old column to its copy
+/// `new_column` (of `new_type`), in the transaction that drops the old column: those that
+/// must come before the drop and those that must come after.
+///
+/// A `serial`-style sequence changes owner (`OWNED BY`), so dropping the old column no longer
+/// drops it, and widens with the column (`AS bigint`: PostgreSQL moves a default maximum
+/// along). An identity column's sequence belongs to it for good, so the copy becomes an
+/// identity column with a sequence of its own, made with the same options and brought to the
+/// same position, and takes the old sequence's name once the old column is gone.
+pub(crate) fn sequence_handoff(
+    relation: &str,
+    new_column: &str,
+    new_type: &str,
+    carried: &CarriedSequence,
+) -> (Vec<String>, Vec<String>) {
+    let seq = &carried.sequence;
+    let old = qualified(&seq.schema, &seq.name);
+    let new_rank = integer_type_rank(new_type);
+    let old_rank = integer_type_rank(&seq.data_type);
+    let Some(always) = carried.identity_always else {
+        let mut before = Vec::new();
+        if let (Some(n), Some(o)) = (new_rank, old_rank) {
+            if n > o {
+                before.push(format!("ALTER SEQUENCE {old} AS {}", new_type.trim()));
+            }
+        }
+        before.push(format!(
+            "ALTER SEQUENCE {old} OWNED BY {relation}.{}",
+            ident(new_column)
+        ));
+        return (before, Vec::new());
+    };
+    let temp = qualified(&seq.schema, &temp_name("seq", &seq.name));
+    let (type_min, type_max) = integer_bounds(old_rank.unwrap_or(3));
+    let ascending = seq.increment > 0;
+    let mut options = format!(
+        "SEQUENCE NAME {temp} INCREMENT BY {} START WITH {}",
+        seq.increment, seq.start
+    );
+    // Bounds that were the old type's defaults become the new type's.
+    let default_min = if ascending { 1 } else { type_min };
+    let default_max = if ascending { type_max } else { -1 };
+    if seq.min_value != default_min {
+        options.push_str(&format!(" MINVALUE {}", seq.min_value));
+    }
+    if seq.max_value != default_max {
+        options.push_str(&format!(" MAXVALUE {}", seq.max_value));
+    }
+    options.push_str(&format!(
+        " CACHE {} {}CYCLE",
+        seq.cache,
+        if seq.cycle { "" } else { "NO " }
+    ));
+    let column = ident(new_column);
+    let before = vec![
+        format!("ALTER TABLE {relation} ALTER COLUMN {column} DROP DEFAULT"),
+        format!(
+            "ALTER TABLE {relation} ALTER COLUMN {column} ADD GENERATED {} AS IDENTITY ({options})",
+            if always { "ALWAYS" } else { "BY DEFAULT" }
+        ),
+        format!(
+            "SELECT setval({}, last_value, is_called) FROM {old}",
+            literal(&temp)
+        ),
+    ];
+    let after = vec![format!(
+        "ALTER SEQUENCE {temp} RENAME TO {}",
+        ident(&seq.name)
+    )];
+    (before, after)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,6 +552,7 @@ mod tests {
             nulls_not_distinct: true,
             storage_parameters: Some("fillfactor=70"),
             predicate: Some("\"a\" > 0"),
+            partitions: None,
         };
         assert_eq!(
             create_index_concurrently("s", "T", &build),
@@ -366,6 +567,89 @@ mod tests {
             "CONCURRENTLY cannot run in a transaction"
         );
         assert_eq!(step.locks[0].mode, LockMode::ShareUpdateExclusive);
+    }
+
+    #[test]
+    fn a_partitioned_index_is_made_on_only_the_parent_and_attached_per_partition() {
+        let parts = vec![
+            Partition {
+                schema: "s".into(),
+                name: "T_2025".into(),
+                partitioned: false,
+            },
+            Partition {
+                schema: "other".into(),
+                name: "T_rest".into(),
+                partitioned: false,
+            },
+        ];
+        let build = IndexBuild {
+            name: "_tandem_index_ix",
+            elements: IndexBuild::columns(&["a".into()]),
+            partitions: Some(&parts),
+            ..IndexBuild::default()
+        };
+        let sql = create_index_concurrently("s", "T", &build);
+        let p1 = partition_index_name("T_2025", "_tandem_index_ix");
+        assert!(!p1.contains("_tandem"), "{p1}");
+        assert_eq!(sql[0], r#"DROP INDEX IF EXISTS "s"."_tandem_index_ix""#);
+        assert_eq!(
+            sql[1],
+            r#"CREATE INDEX "_tandem_index_ix" ON ONLY "s"."T" ("a")"#
+        );
+        assert_eq!(
+            sql[3],
+            format!(r#"CREATE INDEX CONCURRENTLY "{p1}" ON "s"."T_2025" ("a")"#)
+        );
+        assert_eq!(
+            sql[4],
+            format!(r#"ALTER INDEX "s"."_tandem_index_ix" ATTACH PARTITION "s"."{p1}""#)
+        );
+        assert_eq!(sql.len(), 8, "three statements per partition");
+        assert!(sql[7].contains(r#""other"."T_rest_idx_"#), "{}", sql[7]);
+        assert!(partition_index_name(&"p".repeat(80), "i").len() <= 63);
+    }
+
+    #[test]
+    fn a_serial_sequence_changes_owner_and_widens_an_identity_is_remade() {
+        let sequence = crate::schema::Sequence {
+            schema: "s".into(),
+            name: "t_id_seq".into(),
+            data_type: "integer".into(),
+            increment: 1,
+            min_value: 1,
+            max_value: i64::from(i32::MAX),
+            start: 1,
+            cache: 1,
+            cycle: false,
+        };
+        let serial = CarriedSequence {
+            sequence: sequence.clone(),
+            identity_always: None,
+        };
+        let (before, after) = sequence_handoff(r#""s"."t""#, "_tandem_new_id", "bigint", &serial);
+        assert_eq!(
+            before,
+            vec![
+                r#"ALTER SEQUENCE "s"."t_id_seq" AS bigint"#.to_string(),
+                r#"ALTER SEQUENCE "s"."t_id_seq" OWNED BY "s"."t"."_tandem_new_id""#.to_string(),
+            ]
+        );
+        assert!(after.is_empty());
+        let identity = CarriedSequence {
+            sequence,
+            identity_always: Some(true),
+        };
+        let (before, after) = sequence_handoff(r#""s"."t""#, "_tandem_new_id", "bigint", &identity);
+        assert_eq!(
+            before[1],
+            r#"ALTER TABLE "s"."t" ALTER COLUMN "_tandem_new_id" ADD GENERATED ALWAYS AS IDENTITY (SEQUENCE NAME "s"."_tandem_seq_t_id_seq" INCREMENT BY 1 START WITH 1 CACHE 1 NO CYCLE)"#,
+            "the old type's default maximum is left to the new type"
+        );
+        assert_eq!(
+            after,
+            vec![r#"ALTER SEQUENCE "s"."_tandem_seq_t_id_seq" RENAME TO "t_id_seq""#.to_string()]
+        );
     }
 
     #[test]

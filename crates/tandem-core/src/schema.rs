@@ -38,6 +38,32 @@ pub struct Table {
     /// Constraints over several new columns (create_constraint), built with the new columns.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub new_constraints: Vec<NewTableConstraint>,
+    /// For a partitioned table: how it is partitioned and its partitions, read at plan time
+    /// (an index is built per partition; a partition added later gets its copy of the
+    /// parent's indexes from PostgreSQL itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partitioning: Option<Partitioning>,
+}
+
+/// How a partitioned table is partitioned.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Partitioning {
+    /// The partition key's plain columns (physical names); an expression key has none here.
+    pub key_columns: Vec<String>,
+    /// The key has expressions besides columns.
+    #[serde(default)]
+    pub key_has_expressions: bool,
+    pub partitions: Vec<Partition>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Partition {
+    /// Physical schema and name (a partition may live in another schema).
+    pub schema: String,
+    pub name: String,
+    /// The partition is partitioned in turn.
+    #[serde(default)]
+    pub partitioned: bool,
 }
 
 /// A constraint create_constraint puts on the new version's columns.
@@ -54,7 +80,15 @@ pub struct NewTableConstraint {
     pub expression: Option<String>,
     /// FOREIGN KEY: referenced physical table and columns, and the ON DELETE action.
     pub references: Option<(String, Vec<String>, Option<String>)>,
+    /// FOREIGN KEY: the ON UPDATE action and MATCH type, already checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_update: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub match_type: Option<String>,
     pub nulls_not_distinct: bool,
+    /// CHECK: `NO INHERIT` (the table's children do not get it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_inherit: bool,
 }
 
 /// A pair of physical columns that the old and the new version see as one logical column
@@ -91,6 +125,9 @@ pub struct NewColumn {
     pub unique: Vec<String>,
     /// Indexes of the old column, rebuilt CONCURRENTLY on the new one.
     pub indexes: Vec<CarriedIndex>,
+    /// The old column's sequence, handed to the new column at complete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<CarriedSequence>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -100,6 +137,9 @@ pub struct NewCheck {
     /// The name it takes at complete (a carried-over constraint gets its old name back).
     pub final_name: String,
     pub expression: String,
+    /// `NO INHERIT`: the table's children do not get it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_inherit: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -108,6 +148,14 @@ pub struct NewForeignKey {
     pub table: String,
     pub column: String,
     pub on_delete: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_update: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub match_type: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deferrable: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub initially_deferred: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -149,6 +197,41 @@ pub struct Column {
     /// A foreign key of some table references this column.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub referenced: bool,
+    /// The sequence the column owns (`serial`, `OWNED BY`, or an identity column's own), whose
+    /// values its default or identity hands out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<Sequence>,
+    /// For an identity column: `GENERATED ALWAYS` (true) or `BY DEFAULT` (false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_always: Option<bool>,
+}
+
+/// A sequence a column owns, with the options an identity column is re-created with.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sequence {
+    /// Physical schema and name of the sequence.
+    pub schema: String,
+    pub name: String,
+    /// `bigint`, `integer` or `smallint`.
+    #[serde(default)]
+    pub data_type: String,
+    pub increment: i64,
+    pub min_value: i64,
+    pub max_value: i64,
+    pub start: i64,
+    pub cache: i64,
+    pub cycle: bool,
+}
+
+/// What happens at complete to the sequence of a column whose type changes: one sequence
+/// serves both versions during the migration (the new column's default calls it), and at
+/// complete it passes to the new column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CarriedSequence {
+    pub sequence: Sequence,
+    /// The old column was an identity column: the new one becomes one too (ALWAYS or BY
+    /// DEFAULT), with the same options and the sequence's current value.
+    pub identity_always: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -175,6 +258,9 @@ pub struct Constraint {
     /// For FOREIGN KEY constraints: what it references.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub references: Option<ForeignKeyTarget>,
+    /// CHECK: `NO INHERIT`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_inherit: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -6,7 +6,9 @@ use crate::error::{Error, Result};
 use crate::rows::column;
 use serde::Deserialize;
 use tandem_core::quote::{ident, qualified};
-use tandem_core::schema::{Column, Constraint, ConstraintKind, Index, Schema, Table};
+use tandem_core::schema::{
+    Column, Constraint, ConstraintKind, Index, Partition, Partitioning, Schema, Sequence, Table,
+};
 use tokio_postgres::GenericClient;
 
 #[derive(Deserialize)]
@@ -16,6 +18,22 @@ struct RawTable {
     columns: Option<Vec<RawColumn>>,
     constraints: Option<Vec<RawConstraint>>,
     indexes: Option<Vec<RawIndex>>,
+    #[serde(default)]
+    partitioning: Option<RawPartitioning>,
+}
+
+#[derive(Deserialize)]
+struct RawPartitioning {
+    key_columns: Option<Vec<String>>,
+    key_has_expressions: bool,
+    partitions: Option<Vec<RawPartition>>,
+}
+
+#[derive(Deserialize)]
+struct RawPartition {
+    schema: String,
+    name: String,
+    partitioned: bool,
 }
 
 #[derive(Deserialize)]
@@ -29,6 +47,25 @@ struct RawColumn {
     default: Option<String>,
     generated: bool,
     comment: Option<String>,
+    #[serde(default)]
+    sequence: Option<RawSequence>,
+    /// `a` (ALWAYS) or `d` (BY DEFAULT) for an identity column.
+    #[serde(default)]
+    identity: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawSequence {
+    schema: String,
+    name: String,
+    #[serde(rename = "type")]
+    data_type: String,
+    increment: i64,
+    min: i64,
+    max: i64,
+    start: i64,
+    cache: i64,
+    cycle: bool,
 }
 
 #[derive(Deserialize)]
@@ -40,6 +77,8 @@ struct RawConstraint {
     name: String,
     kind: String,
     columns: Option<Vec<String>>,
+    #[serde(default)]
+    no_inherit: bool,
 }
 
 #[derive(Deserialize)]
@@ -73,6 +112,16 @@ SELECT coalesce(json_agg(json_build_object(
         'default', pg_get_expr(d.adbin, d.adrelid),
         'generated', a.attidentity <> '' OR a.attgenerated <> '',
         'comment', col_description(c.oid, a.attnum),
+        'identity', NULLIF(a.attidentity, ''),
+        'sequence', (SELECT json_build_object('schema', sn.nspname, 'name', s.relname, 'type', format_type(q.seqtypid, NULL),
+                'increment', q.seqincrement, 'min', q.seqmin, 'max', q.seqmax, 'start', q.seqstart, 'cache', q.seqcache, 'cycle', q.seqcycle)
+              FROM pg_depend dep
+              JOIN pg_class s ON s.oid = dep.objid AND s.relkind = 'S'
+              JOIN pg_namespace sn ON sn.oid = s.relnamespace
+              JOIN pg_sequence q ON q.seqrelid = s.oid
+              WHERE dep.classid = 'pg_class'::regclass AND dep.refclassid = 'pg_class'::regclass
+                AND dep.refobjid = c.oid AND dep.refobjsubid = a.attnum AND dep.deptype IN ('a', 'i')
+              ORDER BY s.relname LIMIT 1),
         'referenced', EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.confrelid = c.oid AND a.attnum = ANY (f.confkey))) ORDER BY a.attnum)
       FROM pg_attribute a
       LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
@@ -80,6 +129,7 @@ SELECT coalesce(json_agg(json_build_object(
   'constraints', (SELECT json_agg(json_build_object(
         'name', con.conname,
         'kind', con.contype,
+        'no_inherit', con.connoinherit,
         'expression', CASE WHEN con.contype = 'c' THEN pg_get_expr(con.conbin, con.conrelid) END,
         'references', CASE WHEN con.contype = 'f' THEN json_build_object(
             'table', (SELECT relname FROM pg_class WHERE oid = con.confrelid),
@@ -100,7 +150,16 @@ SELECT coalesce(json_agg(json_build_object(
         'columns', (SELECT json_agg(a.attname ORDER BY k.ord)
                     FROM unnest(x.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
                     JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum)))
-      FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = c.oid)
+      FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = c.oid),
+  'partitioning', CASE WHEN c.relkind = 'p' THEN json_build_object(
+        'key_columns', (SELECT json_agg(a.attname ORDER BY k.ord)
+                        FROM pg_partitioned_table pt, unnest(pt.partattrs::int2[]) WITH ORDINALITY AS k(attnum, ord)
+                        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+                        WHERE pt.partrelid = c.oid),
+        'key_has_expressions', EXISTS (SELECT 1 FROM pg_partitioned_table pt WHERE pt.partrelid = c.oid AND pt.partexprs IS NOT NULL),
+        'partitions', (SELECT json_agg(json_build_object('schema', pn.nspname, 'name', p.relname, 'partitioned', p.relkind = 'p') ORDER BY pn.nspname, p.relname)
+                       FROM pg_inherits inh JOIN pg_class p ON p.oid = inh.inhrelid JOIN pg_namespace pn ON pn.oid = p.relnamespace
+                       WHERE inh.inhparent = c.oid)) END
 ) ORDER BY c.relname), '[]'::json)
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition
@@ -165,6 +224,7 @@ fn table_of(t: RawTable) -> Table {
                     columns: r.columns.unwrap_or_default(),
                     on_delete: r.on_delete,
                 }),
+                no_inherit: c.no_inherit,
             })
         })
         .collect();
@@ -190,6 +250,18 @@ fn table_of(t: RawTable) -> Table {
                 generated: c.generated,
                 comment: c.comment,
                 referenced: c.referenced,
+                identity_always: c.identity.map(|i| i == "a"),
+                sequence: c.sequence.map(|q| Sequence {
+                    schema: q.schema,
+                    name: q.name,
+                    data_type: q.data_type,
+                    increment: q.increment,
+                    min_value: q.min,
+                    max_value: q.max,
+                    start: q.start,
+                    cache: q.cache,
+                    cycle: q.cycle,
+                }),
             })
             .collect(),
         primary_key,
@@ -210,6 +282,20 @@ fn table_of(t: RawTable) -> Table {
         created_here: false,
         sync: Vec::new(),
         new_constraints: Vec::new(),
+        partitioning: t.partitioning.map(|p| Partitioning {
+            key_columns: p.key_columns.unwrap_or_default(),
+            key_has_expressions: p.key_has_expressions,
+            partitions: p
+                .partitions
+                .unwrap_or_default()
+                .into_iter()
+                .map(|q| Partition {
+                    schema: q.schema,
+                    name: q.name,
+                    partitioned: q.partitioned,
+                })
+                .collect(),
+        }),
     }
 }
 
@@ -340,34 +426,49 @@ pub(crate) async fn check_probes(
             }
         };
         // The same statement shape as the real use, so the same coercions apply.
-        let check = match &p.kind {
+        let checks = match &p.kind {
             tandem_core::ProbeKind::Up(column) | tandem_core::ProbeKind::Down(column) => {
-                format!(
+                vec![format!(
                     "EXPLAIN UPDATE {} SET {} = ({})",
                     ident(&probe),
                     ident(column),
                     p.expression
-                )
+                )]
             }
-            tandem_core::ProbeKind::Condition => format!(
+            tandem_core::ProbeKind::Condition => vec![format!(
                 "EXPLAIN SELECT 1 FROM {} WHERE ({})",
                 ident(&probe),
                 p.expression
-            ),
-            tandem_core::ProbeKind::Default(column) => {
+            )],
+            // SET DEFAULT checks that the type fits; planning an insert then folds constants,
+            // so a default that cannot convert (`'yes'` cast to integer) fails here, while
+            // nothing runs (a `nextval` is not called).
+            tandem_core::ProbeKind::Default(column) => vec![
                 format!(
                     "ALTER TABLE {} ALTER COLUMN {} SET DEFAULT {}",
                     ident(&probe),
                     ident(column),
                     p.expression
-                )
-            }
+                ),
+                format!(
+                    "EXPLAIN INSERT INTO {} ({}) VALUES (DEFAULT)",
+                    ident(&probe),
+                    ident(column)
+                ),
+            ],
         };
         // A savepoint per probe, so a failed one does not end the others.
         tx.batch_execute("SAVEPOINT tandem_probe")
             .await
             .map_err(|e| Error::db("checking expressions", e))?;
-        if let Err(e) = tx.execute(check.as_str(), &[]).await {
+        let mut failed = None;
+        for check in &checks {
+            if let Err(e) = tx.execute(check.as_str(), &[]).await {
+                failed = Some(e);
+                break;
+            }
+        }
+        if let Some(e) = failed {
             if !p.kind.must_hold() {
                 warnings.push(format!(
                     "{} is not valid SQL for this table ({}): rows the new version writes will fail until it is fixed",

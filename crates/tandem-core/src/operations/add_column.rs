@@ -5,6 +5,7 @@
 //! at complete. A NOT NULL column needs a constant default (or `up`, a backfill).
 
 use super::column::{column_definition, references_clause, ColumnDef};
+use super::create_index::{refuse_not_valid_foreign_key, refuse_unique_constraint};
 use super::lifecycle::{check_identifier, default_key, PlanContext, Plannable};
 use super::lookup;
 use crate::ddl::{self, IndexBuild, IndexConstraint};
@@ -46,6 +47,13 @@ impl Plannable for AddColumn {
         }
         let physical_table = table.physical.clone();
         let fresh = table.created_here;
+        let what = format!("add_column `{}.{}`", self.table, col.name);
+        if !fresh && col.unique {
+            refuse_unique_constraint(table, &what)?;
+        }
+        if !fresh && col.references.is_some() {
+            refuse_not_valid_foreign_key(ctx, table, &what)?;
+        }
         let q_table = qualified(&ctx.schema, &physical_table);
         if !fresh && self.up.is_some() {
             return self.plan_with_up(ctx, schema);
@@ -102,6 +110,7 @@ impl Plannable for AddColumn {
                     &q_table,
                     &check.name,
                     &check.constraint,
+                    check.no_inherit,
                 ));
                 complete.push(ddl::validate_step(
                     &ctx.schema,
@@ -231,6 +240,7 @@ impl AddColumn {
             spec.checks.push(NewCheck {
                 name: check.name.clone(),
                 final_name: check.name.clone(),
+                no_inherit: check.no_inherit,
                 expression: rewrite_logical(
                     "check",
                     &check.constraint,

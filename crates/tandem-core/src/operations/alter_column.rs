@@ -10,6 +10,7 @@
 //! is applied to the earlier one's result, and the `down`s in reverse.
 
 use super::column::{CheckDef, ForeignKeyDef};
+use super::create_index::{refuse_not_valid_foreign_key, refuse_unique_constraint};
 use super::lifecycle::{check_identifier, PlanContext, Plannable};
 use super::lookup;
 use super::rename_column::rename_column;
@@ -18,8 +19,10 @@ use crate::expressions::{new_value, old_value, rewrite_logical, rewrite_physical
 use crate::keywords::DEFAULT_INDEX_METHOD;
 use crate::names::temp_name;
 use crate::plan::OperationSteps;
-use crate::quote::ident;
-use crate::schema::{CarriedIndex, ConstraintKind, NewCheck, NewColumn, Schema, SyncColumn};
+use crate::quote::{ident, literal, qualified};
+use crate::schema::{
+    CarriedIndex, CarriedSequence, ConstraintKind, NewCheck, NewColumn, Schema, SyncColumn,
+};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 
@@ -108,7 +111,7 @@ impl AlterColumn {
 }
 
 impl Plannable for AlterColumn {
-    fn plan(&self, _ctx: &PlanContext, schema: &mut Schema) -> Result<OperationSteps, OpError> {
+    fn plan(&self, ctx: &PlanContext, schema: &mut Schema) -> Result<OperationSteps, OpError> {
         // `up`/`down` alone rewrite the values (both versions keep seeing their own).
         if !self.changes_data() && self.up.is_none() && self.down.is_none() {
             let Some(name) = &self.name else {
@@ -127,8 +130,37 @@ impl Plannable for AlterColumn {
             ));
         }
         self.plan_change(schema)?;
+        refuse_partitioned_foreign_keys(
+            ctx,
+            schema,
+            &self.table,
+            &format!("alter_column on `{}.{}`", self.table, self.column),
+        )?;
         Ok(OperationSteps::default())
     }
+}
+
+/// After planning a change of `table`: the foreign keys it adds NOT VALID (new or carried
+/// over) are refused on a partitioned table where PostgreSQL cannot do that.
+pub(crate) fn refuse_partitioned_foreign_keys(
+    ctx: &PlanContext,
+    schema: &Schema,
+    table: &str,
+    what: &str,
+) -> Result<(), OpError> {
+    let t = lookup::table(schema, table)?;
+    let adds_fk = t
+        .new_constraints
+        .iter()
+        .any(|c| c.kind == ConstraintKind::ForeignKey)
+        || t.sync
+            .iter()
+            .filter_map(|s| s.new_column.as_ref())
+            .any(|c| !c.foreign_keys.is_empty());
+    if adds_fk {
+        refuse_not_valid_foreign_key(ctx, t, what)?;
+    }
+    Ok(())
 }
 
 impl AlterColumn {
@@ -137,6 +169,16 @@ impl AlterColumn {
         let table = lookup::table(&snapshot, &self.table)?;
         let col = lookup::column(table, &self.column)?;
         let what = format!("`{}.{}`", self.table, self.column);
+        if table
+            .partitioning
+            .as_ref()
+            .is_some_and(|p| p.key_has_expressions || p.key_columns.contains(&col.physical))
+        {
+            return Err(OpError::new(
+                format!("alter_column on {what}: the table is partitioned and the column is (or may be, through an expression) part of the partition key"),
+                "a partition key column cannot be copied: rows are routed by it. Create a new partitioned table (create_table) and move the data, or change it in a maintenance window with a `sql` operation",
+            ));
+        }
         if table.primary_key.contains(&self.column) {
             return Err(OpError::new(
                 format!("alter_column on {what}: the column is part of the primary key"),
@@ -149,11 +191,14 @@ impl AlterColumn {
                 "drop that foreign key first (drop_constraint), then alter the column, then create the foreign key again",
             ));
         }
-        if col.generated {
+        if col.generated && col.identity_always.is_none() {
             return Err(OpError::new(
-                format!("alter_column on {what}: the column is an identity or generated column"),
+                format!("alter_column on {what}: the column is a generated column"),
                 "change it with a `sql` operation, or add a new column and drop this one",
             ));
+        }
+        if col.identity_always.is_some() {
+            identity_change_allowed(self, &what)?;
         }
         if let Some(fk) = table.constraints.iter().find(|c| {
             c.kind == ConstraintKind::ForeignKey
@@ -245,9 +290,13 @@ impl AlterColumn {
             ));
         };
         spec.data_type = new_type.clone();
-        if type_changes && existing.is_none() && self.default.is_none() {
-            // The old default belongs to the old type; the new column starts without one.
-            spec.default = None;
+        if type_changes && self.default.is_none() {
+            // The old default still applies, cast to the new type; where no cast exists (or
+            // a constant does not convert) the default's probe refuses the plan at validate.
+            spec.default = spec
+                .default
+                .as_ref()
+                .map(|d| format!("CAST(({d}) AS {new_type})"));
         }
         if let Some(d) = &self.default {
             spec.default = d.clone();
@@ -271,6 +320,7 @@ impl AlterColumn {
                 name: check.name.clone(),
                 final_name: check.name.clone(),
                 expression,
+                no_inherit: check.no_inherit,
             });
         }
         if let Some(u) = &self.unique {
@@ -279,6 +329,9 @@ impl AlterColumn {
         }
         if let Some(fk) = &self.references {
             spec.foreign_keys.push(fk.resolve(&snapshot)?);
+        }
+        if !spec.unique.is_empty() || spec.indexes.iter().any(|i| i.constraint.is_some()) {
+            refuse_unique_constraint(table, &what)?;
         }
         let (nullable, default, comment) =
             (!spec.not_null, spec.default.clone(), spec.comment.clone());
@@ -319,8 +372,20 @@ impl AlterColumn {
             default: col.default.clone(),
             not_null: !col.nullable,
             comment: col.comment.clone(),
+            sequence: col.sequence.clone().map(|sequence| CarriedSequence {
+                sequence,
+                identity_always: col.identity_always,
+            }),
             ..NewColumn::default()
         };
+        if let (Some(seq), Some(_)) = (&col.sequence, col.identity_always) {
+            // One sequence for both versions: the new column draws from the identity's own
+            // sequence until complete makes it an identity column in turn.
+            spec.default = Some(format!(
+                "nextval({}::regclass)",
+                literal(&qualified(&seq.schema, &seq.name))
+            ));
+        }
         for c in table.constraints.iter().filter(|c| {
             c.kind == ConstraintKind::Check
                 && c.columns.contains(&self.column)
@@ -331,6 +396,7 @@ impl AlterColumn {
             spec.checks.push(NewCheck {
                 name: temp_name("check", &c.name),
                 final_name: c.name.clone(),
+                no_inherit: c.no_inherit,
                 expression: rewrite_physical(expr, schema, table, |p| {
                     (p == old_physical).then(|| ident(new_physical))
                 })?,
@@ -369,6 +435,42 @@ impl AlterColumn {
         }
         Ok(spec)
     }
+}
+
+/// The integer types an identity column may have, as `format_type` and users write them.
+pub(crate) fn integer_type_rank(data_type: &str) -> Option<u8> {
+    match data_type.trim().to_ascii_lowercase().as_str() {
+        "smallint" | "int2" => Some(1),
+        "integer" | "int" | "int4" => Some(2),
+        "bigint" | "int8" => Some(3),
+        _ => None,
+    }
+}
+
+/// An identity column stays one: its copy becomes an identity column at complete, which
+/// PostgreSQL allows only on a NOT NULL column of an integer type.
+fn identity_change_allowed(change: &AlterColumn, what: &str) -> Result<(), OpError> {
+    if let Some(t) = &change.data_type {
+        if integer_type_rank(t).is_none() {
+            return Err(OpError::new(
+                format!("alter_column on {what}: an identity column can only have an integer type, not `{t}`"),
+                "keep smallint, integer or bigint, or add a new column (add_column with `up`) and drop this one",
+            ));
+        }
+    }
+    if change.nullable == Some(true) {
+        return Err(OpError::new(
+            format!("alter_column on {what}: an identity column cannot be nullable"),
+            "leave `nullable` out, or drop the identity first with a `sql` operation",
+        ));
+    }
+    if change.default.as_ref().is_some_and(Option::is_some) {
+        return Err(OpError::new(
+            format!("alter_column on {what}: an identity column cannot have a default"),
+            "leave `default` out: the identity hands out the values",
+        ));
+    }
+    Ok(())
 }
 
 /// Copies `columns` of `table` like alter_column (each with its `up`/`down`, identity when
@@ -523,6 +625,9 @@ fn carry_foreign_keys(
                 target.on_delete.clone(),
             )),
             nulls_not_distinct: false,
+            no_inherit: false,
+            on_update: None,
+            match_type: None,
         });
     }
 }

@@ -179,6 +179,9 @@ impl ColumnDef {
             generated: self.is_generated(),
             comment: self.comment.clone(),
             referenced: false,
+            // Known once the table exists: a later migration reads them from the catalog.
+            sequence: None,
+            identity_always: None,
         }
     }
 
@@ -205,6 +208,8 @@ impl ColumnDef {
                 columns: vec![self.name.clone()],
                 expression: None,
                 references: None,
+                no_inherit: kind == ConstraintKind::Check
+                    && self.check.as_ref().is_some_and(|c| c.no_inherit),
             })
         })
         .collect()
@@ -280,6 +285,14 @@ impl ForeignKeyDef {
             on_delete: REFERENTIAL_ACTIONS
                 .pick_opt("on_delete", self.on_delete.as_deref())?
                 .map(String::from),
+            on_update: REFERENTIAL_ACTIONS
+                .pick_opt("on_update", self.on_update.as_deref())?
+                .map(String::from),
+            match_type: MATCH_TYPES
+                .pick_opt("match_type", self.match_type.as_deref())?
+                .map(String::from),
+            deferrable: self.deferrable || self.initially_deferred,
+            initially_deferred: self.initially_deferred,
         })
     }
 }

@@ -4,13 +4,14 @@
 //! attached at complete (see `sync::constraints`). The old version keeps writing the old
 //! columns, unconstrained.
 
-use super::alter_column::copy_columns;
+use super::alter_column::{copy_columns, refuse_partitioned_foreign_keys};
 use super::column::{require_check, require_columns, require_references, TableReferenceDef};
+use super::create_index::refuse_unique_constraint;
 use super::lifecycle::{check_identifier, PlanContext, Plannable};
 use super::lookup;
 use crate::error::OpError;
 use crate::expressions::{new_value, rewrite_logical};
-use crate::keywords::REFERENTIAL_ACTIONS;
+use crate::keywords::{MATCH_TYPES, REFERENTIAL_ACTIONS};
 use crate::plan::OperationSteps;
 use crate::schema::{Constraint, ConstraintKind, NewTableConstraint, Schema, Table};
 use serde::{Deserialize, Serialize};
@@ -40,7 +41,7 @@ pub struct CreateConstraint {
 }
 
 impl Plannable for CreateConstraint {
-    fn plan(&self, _ctx: &PlanContext, schema: &mut Schema) -> Result<OperationSteps, OpError> {
+    fn plan(&self, ctx: &PlanContext, schema: &mut Schema) -> Result<OperationSteps, OpError> {
         check_identifier("constraint", &self.name)?;
         let table = lookup::table(schema, &self.table)?.clone();
         if table.constraint(&self.name).is_some() || schema.index_exists(&self.name) {
@@ -59,6 +60,10 @@ impl Plannable for CreateConstraint {
                 format!("table `{}` already has a primary key", self.table),
                 "drop it first with a `sql` operation, or create a unique constraint instead",
             ));
+        }
+        let what = format!("create_constraint `{}`", self.name);
+        if matches!(kind, ConstraintKind::Unique | ConstraintKind::PrimaryKey) {
+            refuse_unique_constraint(&table, &what)?;
         }
         copy_columns(
             schema,
@@ -87,6 +92,9 @@ impl Plannable for CreateConstraint {
             expression: None,
             references: None,
             nulls_not_distinct: self.nulls_not_distinct,
+            no_inherit: self.no_inherit,
+            on_update: None,
+            match_type: None,
         };
         match kind {
             ConstraintKind::Check => {
@@ -96,6 +104,14 @@ impl Plannable for CreateConstraint {
             }
             ConstraintKind::ForeignKey => {
                 constraint.references = Some(self.references_of(schema)?);
+                if let Some(r) = &self.references {
+                    constraint.on_update = REFERENTIAL_ACTIONS
+                        .pick_opt("on_update", r.on_update.as_deref())?
+                        .map(String::from);
+                    constraint.match_type = MATCH_TYPES
+                        .pick_opt("match_type", r.match_type.as_deref())?
+                        .map(String::from);
+                }
             }
             ConstraintKind::PrimaryKey => {
                 // A primary key's columns are NOT NULL: the copies become so at complete.
@@ -121,10 +137,12 @@ impl Plannable for CreateConstraint {
             columns: self.columns.clone(),
             expression: self.check.clone(),
             references: None,
+            no_inherit: self.no_inherit,
         });
         if kind == ConstraintKind::PrimaryKey {
             t.primary_key = self.columns.clone();
         }
+        refuse_partitioned_foreign_keys(ctx, schema, &self.table, &what)?;
         Ok(OperationSteps::default())
     }
 }

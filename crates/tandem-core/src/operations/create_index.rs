@@ -11,7 +11,7 @@ use crate::keywords::{DEFAULT_INDEX_METHOD, INDEX_METHODS, NULLS_ORDERS, SORT_OR
 use crate::locks::LockMode;
 use crate::plan::{lock, OperationSteps, Step};
 use crate::quote::ident;
-use crate::schema::{Index, Schema, Table};
+use crate::schema::{Index, Partition, Schema, Table};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -121,6 +121,16 @@ impl Plannable for CreateIndex {
             Some(p) => Some(rewrite_logical("predicate", p, schema, &table, new_value)?),
             None => None,
         };
+        let what = format!("create_index `{}`", self.name);
+        let partitions = partitions_of(&table, &what)?;
+        if self.unique == Some(true) {
+            let physical: Vec<String> = self
+                .columns
+                .iter()
+                .filter_map(|c| table.column(c.column()).map(|k| k.physical.clone()))
+                .collect();
+            refuse_unique_without_partition_key(&table, &physical, &what)?;
+        }
         let build = IndexBuild {
             name: &self.name,
             unique: self.unique == Some(true),
@@ -129,6 +139,7 @@ impl Plannable for CreateIndex {
             nulls_not_distinct: false,
             storage_parameters: self.storage_parameters.as_deref(),
             predicate: predicate.as_deref(),
+            partitions,
         };
         let steps = OperationSteps {
             after_backfill: vec![ddl::build_index_step(
@@ -139,7 +150,7 @@ impl Plannable for CreateIndex {
             )],
             rollback: vec![Step::sql(
                 format!("drop the new index {}", self.name),
-                vec![ddl::drop_index_concurrently(&ctx.schema, &self.name)],
+                ddl::drop_built_index(&ctx.schema, &self.name, partitions),
                 vec![lock(
                     &ctx.schema,
                     &table.physical,
@@ -163,4 +174,90 @@ impl Plannable for CreateIndex {
         });
         Ok(steps)
     }
+}
+
+/// The partitions to build an index on, for a partitioned table: an index is made `ON ONLY`
+/// the parent and built on each partition (see [`ddl::create_index_concurrently`]). A
+/// partition partitioned in turn would need the same one level down: refused for now.
+pub(crate) fn partitions_of<'a>(
+    table: &'a Table,
+    what: &str,
+) -> Result<Option<&'a [Partition]>, OpError> {
+    let Some(p) = &table.partitioning else {
+        return Ok(None);
+    };
+    if let Some(sub) = p.partitions.iter().find(|p| p.partitioned) {
+        return Err(OpError::new(
+            format!(
+                "{what}: table `{}` has partition `{}`, which is partitioned in turn; tandem builds indexes one level down only",
+                table.name, sub.name
+            ),
+            "build the index on each sub-partition with a `sql` operation, or use a table partitioned on one level",
+        ));
+    }
+    Ok(Some(&p.partitions))
+}
+
+/// PostgreSQL cannot attach an index built concurrently as a UNIQUE or PRIMARY KEY
+/// constraint of a partitioned table (`ADD CONSTRAINT ... USING INDEX`), and building the
+/// constraint directly would lock every partition for the whole build.
+pub(crate) fn refuse_unique_constraint(table: &Table, what: &str) -> Result<(), OpError> {
+    if table.partitioning.is_some() {
+        return Err(OpError::new(
+            format!(
+                "{what}: `{}` is a partitioned table, where a unique constraint cannot be built without blocking writes",
+                table.name
+            ),
+            "use create_index with `unique: true` over columns that include the partition key (a unique index enforces the same), or add the constraint in a maintenance window with a `sql` operation",
+        ));
+    }
+    Ok(())
+}
+
+/// A unique index on a partitioned table must cover the partition key (PostgreSQL checks
+/// uniqueness per partition).
+pub(crate) fn refuse_unique_without_partition_key(
+    table: &Table,
+    physical_columns: &[String],
+    what: &str,
+) -> Result<(), OpError> {
+    let Some(p) = &table.partitioning else {
+        return Ok(());
+    };
+    let missing: Vec<&str> = p
+        .key_columns
+        .iter()
+        .filter(|k| !physical_columns.contains(k))
+        .map(String::as_str)
+        .collect();
+    if p.key_has_expressions || !missing.is_empty() {
+        return Err(OpError::new(
+            format!(
+                "{what}: a unique index on the partitioned table `{}` must include every column of the partition key{}",
+                table.name,
+                if p.key_has_expressions { " (which has expressions, so it cannot)".to_string() } else { format!(", and lacks {}", missing.join(", ")) }
+            ),
+            "add the partition key's columns to the index, or make the index not unique",
+        ));
+    }
+    Ok(())
+}
+
+/// Foreign keys are added NOT VALID (then validated without blocking writes), which
+/// PostgreSQL allows on partitioned tables from version 18 only.
+pub(crate) fn refuse_not_valid_foreign_key(
+    ctx: &PlanContext,
+    table: &Table,
+    what: &str,
+) -> Result<(), OpError> {
+    if table.partitioning.is_some() && ctx.server_version_num < 180000 {
+        return Err(OpError::new(
+            format!(
+                "{what}: `{}` is a partitioned table, and PostgreSQL before 18 cannot add a foreign key NOT VALID to it (adding it valid would block writes while every partition is scanned)",
+                table.name
+            ),
+            "add the foreign key in a maintenance window with a `sql` operation, or upgrade to PostgreSQL 18",
+        ));
+    }
+    Ok(())
 }

@@ -273,6 +273,7 @@ impl CreateTable {
             columns: c.columns.clone(),
             expression: c.check.clone(),
             references: None,
+            no_inherit: c.no_inherit,
         });
         Ok(format!(
             "CONSTRAINT {} {body}{}",

@@ -44,11 +44,24 @@ impl Plannable for DropIndex {
         }
         let physical = table.physical.clone();
         table.indexes.retain(|i| i.name != self.name);
+        // A partitioned index cannot be dropped concurrently: the plain drop takes its
+        // partitions' indexes along, under a brief ACCESS EXCLUSIVE lock.
+        let (drop, mode) = if table.partitioning.is_some() {
+            (
+                ddl::drop_built_index(&ctx.schema, &self.name, Some(&[])),
+                LockMode::AccessExclusive,
+            )
+        } else {
+            (
+                vec![ddl::drop_index_concurrently(&ctx.schema, &self.name)],
+                LockMode::ShareUpdateExclusive,
+            )
+        };
         Ok(OperationSteps {
             contract: vec![Step::sql(
                 format!("drop index {}", self.name),
-                vec![ddl::drop_index_concurrently(&ctx.schema, &self.name)],
-                vec![lock(&ctx.schema, &physical, LockMode::ShareUpdateExclusive)],
+                drop,
+                vec![lock(&ctx.schema, &physical, mode)],
             )
             .non_transactional()],
             ..OperationSteps::default()

@@ -82,10 +82,30 @@ pub(super) fn add(
             }
         }
     }
+    let mut after_drop = Vec::new();
+    if let (Some(carried), Some(_)) = (&spec.sequence, &sync.old_physical) {
+        let (before, after) = ddl::sequence_handoff(rel, new, &spec.data_type, carried);
+        out.contract.push(Step::sql(
+            format!(
+                "hand sequence {} to {}.{new}",
+                carried.sequence.name, t.name
+            ),
+            before,
+            vec![lock(t.schema, t.physical, LockMode::AccessExclusive)],
+        ));
+        after_drop = after;
+    }
     if let Some(old) = &sync.old_physical {
         out.contract.push(Step::sql(
             format!("drop the old column {}.{old}", t.name),
             vec![format!("ALTER TABLE {rel} DROP COLUMN {}", ident(old))],
+            vec![lock(t.schema, t.physical, LockMode::AccessExclusive)],
+        ));
+    }
+    if !after_drop.is_empty() {
+        out.contract.push(Step::sql(
+            format!("give {}.{new}'s sequence its old name", t.name),
+            after_drop,
             vec![lock(t.schema, t.physical, LockMode::AccessExclusive)],
         ));
     }
@@ -109,6 +129,7 @@ fn not_null(t: &SyncedTable, new: &str, parts: &mut StartParts, out: &mut TableS
         &t.relation,
         &nn,
         &format!("{col} IS NOT NULL"),
+        false,
     ));
     out.complete
         .push(ddl::validate_step(t.schema, t.physical, &nn, None));
@@ -137,6 +158,7 @@ fn checks(t: &SyncedTable, spec: &NewColumn, parts: &mut StartParts, out: &mut T
             &t.relation,
             &c.name,
             &c.expression,
+            c.no_inherit,
         ));
         out.complete
             .push(ddl::validate_step(t.schema, t.physical, &c.name, None));
@@ -171,7 +193,10 @@ fn foreign_keys(
             table: &fk.table,
             columns: std::slice::from_ref(&fk.column),
             on_delete: fk.on_delete.as_deref(),
-            ..References::default()
+            on_update: fk.on_update.as_deref(),
+            match_type: fk.match_type.as_deref(),
+            deferrable: fk.deferrable,
+            initially_deferred: fk.initially_deferred,
         });
         parts.statements.push(ddl::add_foreign_key_not_valid(
             &t.relation,
@@ -214,6 +239,8 @@ fn indexes(t: &SyncedTable, new: &str, spec: &NewColumn, out: &mut TableSteps) {
                 ..IndexBuild::default()
             },
         ));
+        out.finalize
+            .extend(index_column_names_back(t, name, &[new.to_string()]));
         out.finalize.push(ddl::attach_index_step(
             format!("attach the unique index {name} as a constraint"),
             t.schema,
@@ -234,6 +261,8 @@ fn indexes(t: &SyncedTable, new: &str, spec: &NewColumn, out: &mut TableSteps) {
                 ..IndexBuild::default()
             },
         ));
+        out.finalize
+            .extend(index_column_names_back(t, &ix.name, &ix.columns));
         out.finalize.push(match &ix.constraint {
             Some(constraint) => ddl::attach_index_step(
                 format!("attach index {} as constraint {constraint}", ix.name),
@@ -248,12 +277,27 @@ fn indexes(t: &SyncedTable, new: &str, spec: &NewColumn, out: &mut TableSteps) {
     }
 }
 
-/// The step building an index of the synced table.
+/// An index keeps the names its columns had when it was built (PostgreSQL does not follow a
+/// column's rename into its indexes): those built on helper columns take the final names.
+fn index_column_names_back(t: &SyncedTable, index: &str, columns: &[String]) -> Option<Step> {
+    let renames: Vec<(&str, &str)> = columns
+        .iter()
+        .filter_map(|c| Some((c.as_str(), t.final_names.get(c)?.as_str())))
+        .collect();
+    (!renames.is_empty())
+        .then(|| ddl::index_column_names_back(t.schema, t.physical, index, &renames))
+}
+
+/// The step building an index of the synced table (per partition on a partitioned one).
 pub(super) fn build(t: &SyncedTable, index: &IndexBuild) -> Step {
+    let index = IndexBuild {
+        partitions: t.partitions,
+        ..index.clone()
+    };
     ddl::build_index_step(
         format!("build index {} without blocking writes", index.name),
         t.schema,
         t.physical,
-        index,
+        &index,
     )
 }

@@ -22,9 +22,12 @@ pub(super) fn add(
     match c.kind {
         ConstraintKind::Check => {
             let expr = c.expression.clone().unwrap_or_else(|| "true".into());
-            parts
-                .statements
-                .push(ddl::add_check_not_valid(&t.relation, &c.name, &expr));
+            parts.statements.push(ddl::add_check_not_valid(
+                &t.relation,
+                &c.name,
+                &expr,
+                c.no_inherit,
+            ));
             out.complete
                 .push(ddl::validate_step(t.schema, t.physical, &c.name, None));
             parts.check_always(RowCheck {
@@ -42,6 +45,8 @@ pub(super) fn add(
                 table: target,
                 columns: target_columns,
                 on_delete: on_delete.as_deref(),
+                on_update: c.on_update.as_deref(),
+                match_type: c.match_type.as_deref(),
                 ..References::default()
             });
             parts.statements.push(ddl::add_foreign_key_not_valid(

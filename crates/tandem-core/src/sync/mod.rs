@@ -78,6 +78,13 @@ pub(crate) fn generate(
         name: &table.name,
         physical: &table.physical,
         relation: qualified(v.schema, &table.physical),
+        final_names: table
+            .columns
+            .iter()
+            .filter(|c| c.physical != c.name)
+            .map(|c| (c.physical.clone(), c.name.clone()))
+            .collect(),
+        partitions: crate::operations::partitions_of(table, &format!("table `{}`", table.name))?,
     };
     let function = qualified(v.schema, &temp_name("sync", &table.physical));
     let mut parts = StartParts {

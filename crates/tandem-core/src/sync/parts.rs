@@ -39,6 +39,11 @@ pub(super) struct SyncedTable<'a> {
     pub physical: &'a str,
     /// `"schema"."physical"`.
     pub relation: String,
+    /// Physical column name until complete → its name after complete, for the columns
+    /// complete renames (an index keeps the names its columns had when it was built).
+    pub final_names: std::collections::BTreeMap<String, String>,
+    /// The partitions, for a partitioned table (its indexes are built per partition).
+    pub partitions: Option<&'a [crate::schema::Partition]>,
 }
 
 /// What the columns and constraints contribute to the start step, which adds every new column

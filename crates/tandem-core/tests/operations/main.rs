@@ -43,6 +43,7 @@ fn constraint(name: &str, kind: ConstraintKind, columns: &[&str]) -> Constraint 
         columns: columns.iter().map(|c| c.to_string()).collect(),
         expression: None,
         references: None,
+        no_inherit: false,
     }
 }
 
