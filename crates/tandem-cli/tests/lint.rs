@@ -209,3 +209,54 @@ fn url_makes_a_small_table_a_note_and_trace_reports_what_the_server_did() {
         .unwrap()
         .contains("rewrote `orders`"));
 }
+
+#[test]
+fn mysql_dialect_flags_a_copying_alter_and_passes_the_online_form() {
+    let dir = tandem_testkit::TempDir::new("tandem-lint-mysql");
+    let bad = dir.path().join("01_bad.sql");
+    std::fs::write(
+        &bad,
+        "ALTER TABLE orders MODIFY amount BIGINT;\nOPTIMIZE TABLE orders;\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tandem"))
+        .args(["lint", "--dialect", "mysql", "--format", "json"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let findings: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rules: Vec<&str> = findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert!(rules.contains(&"mysql-lock-wait-timeout"), "{rules:?}");
+    assert!(rules.contains(&"mysql-optimize-table"), "{rules:?}");
+    assert!(findings[1]["line"].as_u64().is_some());
+
+    let good = dir.path().join("02_good.sql");
+    std::fs::write(
+        &good,
+        "SET SESSION lock_wait_timeout = 2;\nALTER TABLE orders ADD COLUMN note TEXT, ALGORITHM=INSTANT;\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tandem"))
+        .args(["lint", "--dialect", "mysql"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -70,6 +70,16 @@ pub struct LintArgs {
     /// Print the rules and exit.
     #[arg(long)]
     pub list_rules: bool,
+    /// The SQL dialect of the files: PostgreSQL, or MySQL/MariaDB (rules for ALTERs that copy
+    /// or lock the table and DDL without a short lock_wait_timeout).
+    #[arg(long, value_enum, default_value = "postgres")]
+    pub dialect: Dialect,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Dialect {
+    Postgres,
+    Mysql,
 }
 
 /// Write a tandem migration that makes the same change as a SQL file, safely.
@@ -137,6 +147,9 @@ fn runtime() -> Result<tokio::runtime::Runtime, Report> {
 }
 
 fn lint(args: &LintArgs, global: &Global) -> Result<u8, Report> {
+    if args.dialect == Dialect::Mysql {
+        return super::lint_mysql::lint(args);
+    }
     if args.list_rules {
         let mut out = String::new();
         for r in REGISTRY {

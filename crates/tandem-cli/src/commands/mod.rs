@@ -1,11 +1,13 @@
 //! The commands that talk to a database.
 
 pub mod bluegreen;
-pub mod mysql;
 #[cfg(feature = "lint")]
 pub mod lint;
 #[cfg(feature = "lint")]
+mod lint_mysql;
+#[cfg(feature = "lint")]
 mod lint_trace;
+pub mod mysql;
 mod show;
 pub mod url;
 
