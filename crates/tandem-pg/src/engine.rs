@@ -8,6 +8,7 @@ use crate::catalog;
 use crate::connect::{connect, ConnectOptions};
 use crate::error::{Error, Result};
 use crate::events::{Event, Reporter};
+use crate::probe;
 use crate::executor::Executor;
 use crate::retry::LockSettings;
 use crate::runner_lock;
@@ -169,10 +170,14 @@ impl Engine {
         let mut volatile_defaults = BTreeSet::new();
         for op in &migration.operations {
             for (data_type, default) in op.defaults_to_probe() {
-                let rewrites =
-                    catalog::default_rewrites_table(&mut self.client, &data_type, &default)
-                        .await
-                        .map_err(|e| e.in_file(&migration.file))?;
+                let rewrites = probe::default_rewrites_table(
+                    &mut self.client,
+                    &migration.file,
+                    &self.settings.schema,
+                    &data_type,
+                    &default,
+                )
+                .await?;
                 if rewrites {
                     volatile_defaults.insert(default_key(&data_type, &default));
                 }
@@ -184,10 +189,13 @@ impl Engine {
             volatile_defaults,
         };
         let planned = plan_migration(migration, &schema, &ctx, previous)?;
-        let warnings =
-            catalog::check_probes(&mut self.client, &self.settings.schema, &planned.probes)
-                .await
-                .map_err(|e| e.in_file(&migration.file))?;
+        let warnings = probe::check_probes(
+            &mut self.client,
+            &migration.file,
+            &self.settings.schema,
+            &planned.probes,
+        )
+        .await?;
         for w in warnings {
             self.reporter
                 .event(Event::Warning(format!("{}: {w}", migration.file)));

@@ -18,6 +18,7 @@ mod error;
 mod events;
 mod executor;
 mod keys;
+mod probe;
 mod retry;
 mod rows;
 mod runner_lock;
@@ -26,6 +27,7 @@ mod state;
 mod test_server;
 mod text;
 mod verify;
+mod volatility;
 
 pub use backfill::BackfillSettings;
 pub use connect::ConnectOptions;
