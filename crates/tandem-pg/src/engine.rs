@@ -8,6 +8,7 @@ use crate::catalog;
 use crate::connect::{connect, ConnectOptions};
 use crate::error::{Error, Result};
 use crate::events::{Event, Reporter};
+use crate::helpers;
 use crate::probe;
 use crate::executor::Executor;
 use crate::retry::LockSettings;
@@ -189,6 +190,7 @@ impl Engine {
             volatile_defaults,
         };
         let planned = plan_migration(migration, &schema, &ctx, previous)?;
+        helpers::refuse_collisions(&self.client, &migration.file, &planned.plan).await?;
         let warnings = probe::check_probes(
             &mut self.client,
             &migration.file,

@@ -17,6 +17,7 @@ mod engine;
 mod error;
 mod events;
 mod executor;
+mod helpers;
 mod keys;
 mod probe;
 mod retry;
