@@ -8,9 +8,9 @@ use crate::catalog;
 use crate::connect::{connect, ConnectOptions};
 use crate::error::{Error, Result};
 use crate::events::{Event, Reporter};
+use crate::executor::Executor;
 use crate::helpers;
 use crate::probe;
-use crate::executor::Executor;
 use crate::retry::LockSettings;
 use crate::runner_lock;
 use crate::state::{self, MigrationStatus, NewMigration, Record};
@@ -198,6 +198,17 @@ impl Engine {
             &planned.probes,
         )
         .await?;
+        for step in &planned.plan.start {
+            if let Action::VerifyQueries { queries } = &step.action {
+                probe::check_verify_queries(
+                    &mut self.client,
+                    &migration.file,
+                    &self.settings.schema,
+                    queries,
+                )
+                .await?;
+            }
+        }
         for w in warnings {
             self.reporter
                 .event(Event::Warning(format!("{}: {w}", migration.file)));

@@ -79,12 +79,27 @@ pub(crate) async fn default_rewrites_table(
         let probe = qualified("pg_temp", "_tandem_default_probe");
         run(
             &tx,
-            &format!("CREATE TEMPORARY TABLE {probe} ({} {})", ident("probe"), ty.sql()),
+            &format!(
+                "CREATE TEMPORARY TABLE {probe} ({} {})",
+                ident("probe"),
+                ty.sql()
+            ),
             "creating a temporary table to check a default",
         )
         .await
-        .map_err(|e| bad_fragment(e, file, &what, "fix the column's `type` in the migration file"))?;
-        let insert = format!("INSERT INTO {probe} ({}) VALUES ({})", ident("probe"), expr.sql());
+        .map_err(|e| {
+            bad_fragment(
+                e,
+                file,
+                &what,
+                "fix the column's `type` in the migration file",
+            )
+        })?;
+        let insert = format!(
+            "INSERT INTO {probe} ({}) VALUES ({})",
+            ident("probe"),
+            expr.sql()
+        );
         tx.prepare(&insert).await.map_err(|e| {
             bad_fragment(
                 Error::db("checking a default", e),
@@ -174,7 +189,10 @@ pub(crate) async fn check_probes(
     for p in probes {
         let mut columns = Vec::with_capacity(p.new_columns.len());
         for (name, ty) in &p.new_columns {
-            columns.push((name.clone(), type_name(file, &format!("column {}.{name}", p.table), ty)?));
+            columns.push((
+                name.clone(),
+                type_name(file, &format!("column {}.{name}", p.table), ty)?,
+            ));
         }
         let expr = parse_expression_in(slot_of(&p.kind), &p.expression)
             .map_err(|e| refused(file, &p.what, &e))?;
@@ -268,4 +286,51 @@ pub(crate) async fn check_probes(
     .await;
     end(tx, result).await?;
     Ok(warnings)
+}
+
+/// Plans nothing and runs nothing: prepares each `verify` query (already parsed by the planner
+/// and re-rendered) as start will run it, so a query that cannot work (unknown function, type
+/// mismatch) is refused now rather than after the whole backfill. A table or column the query
+/// names may be one the migration creates, so those two errors are left for start.
+pub(crate) async fn check_verify_queries(
+    client: &mut tokio_postgres::Client,
+    file: &str,
+    schema: &str,
+    queries: &[String],
+) -> Result<()> {
+    if queries.is_empty() {
+        return Ok(());
+    }
+    use tokio_postgres::error::SqlState;
+    let tx = begin(client).await?;
+    let result = async {
+        search_path(&tx, schema).await?;
+        for (i, q) in queries.iter().enumerate() {
+            run(&tx, "SAVEPOINT tandem_probe", "checking verify queries").await?;
+            let sql = format!("SELECT row_to_json(q)::text FROM ({q}) AS q");
+            match tx.prepare(&sql).await {
+                Ok(_) => {}
+                Err(e)
+                    if e.code() == Some(&SqlState::UNDEFINED_TABLE)
+                        || e.code() == Some(&SqlState::UNDEFINED_COLUMN) => {}
+                Err(e) => {
+                    return Err(Error::Database {
+                        context: format!("{file}: verify entry {} cannot run", i + 1),
+                        help: "fix that `verify` query in the migration file; nothing was changed"
+                            .into(),
+                        source: e,
+                    })
+                }
+            }
+            run(
+                &tx,
+                "ROLLBACK TO SAVEPOINT tandem_probe",
+                "checking verify queries",
+            )
+            .await?;
+        }
+        Ok(())
+    }
+    .await;
+    end(tx, result).await
 }

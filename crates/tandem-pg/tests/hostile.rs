@@ -231,7 +231,9 @@ async fn a_payload_in_any_field_changes_nothing_at_validate_and_plan() {
     eprintln!(
         "{runs} hostile files: {refused_by_parser} refused by the file parser, {refused_by_plan} by plan, {planned} planned; nothing changed"
     );
-    eprintln!("fields that planned with a statement-hiding payload: {accepted_statement_payloads:?}");
+    eprintln!(
+        "fields that planned with a statement-hiding payload: {accepted_statement_payloads:?}"
+    );
     assert_eq!(runs, FIELDS.len() * PAYLOADS.len());
     assert!(refused_by_plan > 0, "the payloads reached no check");
 }
@@ -241,14 +243,30 @@ async fn a_payload_in_any_field_changes_nothing_at_validate_and_plan() {
 fn server_checked(payload: &str) -> Vec<String> {
     let p = serde_json::to_string(payload).unwrap();
     vec![
-        format!(r#"{{"operations":[{{"add_column":{{"table":"bookings","up":"room * 2","column":{{"name":"twice","type":{p},"nullable":true}}}}}}]}}"#),
-        format!(r#"{{"operations":[{{"add_column":{{"table":"bookings","up":{p},"column":{{"name":"twice","type":"integer","nullable":true}}}}}}]}}"#),
-        format!(r#"{{"operations":[{{"add_column":{{"table":"bookings","column":{{"name":"twice","type":"integer","default":{p}}}}}}}]}}"#),
-        format!(r#"{{"operations":[{{"add_column":{{"table":"bookings","up":"1","column":{{"name":"twice","type":"integer","check":{{"name":"c","constraint":{p}}}}}}}}}]}}"#),
-        format!(r#"{{"operations":[{{"alter_column":{{"table":"bookings","column":"room","type":{p},"up":"room","down":"room"}}}}]}}"#),
-        format!(r#"{{"operations":[{{"alter_column":{{"table":"bookings","column":"room","type":"bigint","up":{p},"down":"room"}}}}]}}"#),
-        format!(r#"{{"operations":[{{"alter_column":{{"table":"bookings","column":"room","up":"room","down":"room","check":{{"name":"c","constraint":{p}}}}}}}]}}"#),
-        format!(r#"{{"operations":[{{"add_column":{{"table":"bookings","column":{{"name":"twice","type":"integer","nullable":true}}}}}}],"verify":[{p}]}}"#),
+        format!(
+            r#"{{"operations":[{{"add_column":{{"table":"bookings","up":"room * 2","column":{{"name":"twice","type":{p},"nullable":true}}}}}}]}}"#
+        ),
+        format!(
+            r#"{{"operations":[{{"add_column":{{"table":"bookings","up":{p},"column":{{"name":"twice","type":"integer","nullable":true}}}}}}]}}"#
+        ),
+        format!(
+            r#"{{"operations":[{{"add_column":{{"table":"bookings","column":{{"name":"twice","type":"integer","default":{p}}}}}}}]}}"#
+        ),
+        format!(
+            r#"{{"operations":[{{"add_column":{{"table":"bookings","up":"1","column":{{"name":"twice","type":"integer","check":{{"name":"c","constraint":{p}}}}}}}}}]}}"#
+        ),
+        format!(
+            r#"{{"operations":[{{"alter_column":{{"table":"bookings","column":"room","type":{p},"up":"room","down":"room"}}}}]}}"#
+        ),
+        format!(
+            r#"{{"operations":[{{"alter_column":{{"table":"bookings","column":"room","type":"bigint","up":{p},"down":"room"}}}}]}}"#
+        ),
+        format!(
+            r#"{{"operations":[{{"alter_column":{{"table":"bookings","column":"room","up":"room","down":"room","check":{{"name":"c","constraint":{p}}}}}}}]}}"#
+        ),
+        format!(
+            r#"{{"operations":[{{"add_column":{{"table":"bookings","column":{{"name":"twice","type":"integer","nullable":true}}}}}}],"verify":[{p}]}}"#
+        ),
     ]
 }
 
@@ -281,7 +299,11 @@ async fn payloads_the_server_checks_are_refused_before_anything_runs_and_start_r
                 assert!(started.is_err(), "start ran {text}");
             }
             checked += 1;
-            assert_eq!(before, observe(&db, &watcher).await, "{text} changed something");
+            assert_eq!(
+                before,
+                observe(&db, &watcher).await,
+                "{text} changed something"
+            );
             bystander
                 .query_one("SELECT 1", &[])
                 .await
@@ -354,7 +376,10 @@ async fn user_objects_named_like_helpers_survive_a_refused_start_and_a_rollback(
         "02_price",
         "operations:\n  - alter_column: {table: items, column: price, type: bigint, up: price, down: price}\n",
     );
-    let err = engine.plan(&change).await.expect_err("helper names collide");
+    let err = engine
+        .plan(&change)
+        .await
+        .expect_err("helper names collide");
     let text = err.to_string();
     assert!(
         text.contains("column `_tandem_new_price` of table `public.items`"),
@@ -395,4 +420,123 @@ async fn observe_without_sequence(db: &Db, c: &Client) -> (Value, String) {
         .unwrap()
         .get(0);
     (db.snapshot().await, rows)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_refuses_what_start_would_hit() {
+    let db = fresh_db().await;
+    let columns: Vec<String> = (1..=1599).map(|i| format!("c{i} integer")).collect();
+    db.execute(&format!(
+        "CREATE TABLE wide ({}); CREATE TABLE items (id integer PRIMARY KEY, a integer, b integer, c integer);
+         INSERT INTO items VALUES (1, 1, 1, 1);",
+        columns.join(", ")
+    ))
+    .await;
+    let many: Vec<String> = (1..=33).map(|i| format!("c{i}")).collect();
+    let cases: Vec<(String, &str)> = vec![
+        (
+            "operations:\n  - add_column: {table: wide, column: {name: x1, type: int, nullable: true}}\n  - add_column: {table: wide, column: {name: x2, type: int, nullable: true}}\n".into(),
+            "at most 1600",
+        ),
+        (
+            format!("operations:\n  - create_index: {{name: too_many, table: wide, columns: [{}]}}\n", many.join(", ")),
+            "at most 32",
+        ),
+        (
+            "operations:\n  - add_column: {table: items, column: {name: d, type: int, nullable: true}}\nverify:\n  - SELECT id FROM items WHERE\n".into(),
+            "verify entry 1",
+        ),
+        (
+            "operations:\n  - add_column: {table: items, column: {name: d, type: int, nullable: true}}\nverify:\n  - SELECT id FROM items WHERE no_such_function(a) > 0\n".into(),
+            "verify entry 1 cannot run",
+        ),
+        (
+            "operations:\n  - add_column: {table: items, column: {name: d, type: int, nullable: true}}\nverify:\n  - WITH gone AS (DELETE FROM items RETURNING id) SELECT id FROM gone\n".into(),
+            "verify entry 1",
+        ),
+        (
+            "operations:\n  - add_column: {table: items, column: {name: d, type: int, nullable: true}}\n  - add_column: {table: items, column: {name: d, type: text, nullable: true}}\n".into(),
+            "operation 2",
+        ),
+        (
+            "operations:\n  - drop_column: {table: items, column: a, down: '0'}\n  - alter_column: {table: items, column: a, nullable: false, up: 'coalesce(a, 0)'}\n".into(),
+            "operation 2",
+        ),
+        (
+            "operations:\n  - rename_column: {table: items, from: a, to: z}\n  - rename_column: {table: items, from: b, to: z}\n".into(),
+            "operation 2",
+        ),
+    ];
+    let watcher = db.client().await;
+    let before = observe_without_items_sequence(&db, &watcher).await;
+    let mut engine = db.engine().await;
+    for (yaml, expected) in cases {
+        let err = engine
+            .plan(&migration("02_bad", &yaml))
+            .await
+            .expect_err(&yaml);
+        let shown = match &err {
+            tandem_pg::Error::Plan(p) => format!(
+                "{}{}",
+                p.operation
+                    .as_ref()
+                    .map(|(i, _)| format!("operation {} ", i + 1))
+                    .unwrap_or_default(),
+                p.message
+            ),
+            other => other.to_string(),
+        };
+        assert!(shown.contains(expected), "{yaml}: {shown}");
+        assert!(engine.start(&migration("02_bad", &yaml)).await.is_err());
+        assert_eq!(before, observe_without_items_sequence(&db, &watcher).await);
+    }
+    // The limits are limits, not off by one: 1600 columns and 32 index columns are fine.
+    let yaml = "operations:\n  - add_column: {table: wide, column: {name: x1, type: int, nullable: true}}\n";
+    engine.plan(&migration("02_ok", yaml)).await.unwrap();
+    let yaml = format!(
+        "operations:\n  - create_index: {{name: just_enough, table: wide, columns: [{}]}}\n",
+        many[..32].join(", ")
+    );
+    engine.plan(&migration("02_ok", &yaml)).await.unwrap();
+}
+
+async fn observe_without_items_sequence(db: &Db, c: &Client) -> (Value, String) {
+    observe_without_sequence(db, c).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_errors_carry_the_servers_reason_and_never_the_password() {
+    let db = fresh_db().await;
+    let (base, _) = db.url.rsplit_once('/').unwrap();
+    let host_part = base.split_once('@').map(|(_, h)| h).unwrap_or(base);
+    let cases = [
+        (
+            format!("{base}/no_such_database"),
+            "SQLSTATE 3D000",
+            "does not exist",
+        ),
+        (
+            format!("postgres://no_such_user:secret-xyz@{host_part}/{}", db.name),
+            "SQLSTATE 28000",
+            "no_such_user",
+        ),
+    ];
+    for (url, code, reason) in cases {
+        let err = match tandem_pg::Engine::connect(
+            &tandem_pg::ConnectOptions {
+                url: Some(url.clone()),
+            },
+            tandem_testkit::settings(),
+            std::sync::Arc::new(tandem_pg::Silent),
+        )
+        .await
+        {
+            Ok(_) => panic!("{url} connected"),
+            Err(e) => e,
+        };
+        let shown = format!("{err} {}", err.help());
+        assert!(!shown.contains("db error"), "{shown}");
+        assert!(shown.contains(code) && shown.contains(reason), "{shown}");
+        assert!(!shown.contains("secret-xyz"), "{shown}");
+    }
 }

@@ -418,4 +418,3 @@ pub fn check(use_: Use, text: &str) -> Option<Result<String, String>> {
     };
     Some(r.map_err(|e| e.to_string()))
 }
-
