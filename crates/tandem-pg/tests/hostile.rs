@@ -326,7 +326,10 @@ async fn defaults_with_side_effects_are_never_evaluated_by_validate_or_plan() {
         .get(0);
     db.execute(
         "CREATE TABLE calls (n integer);
-         CREATE FUNCTION counted() RETURNS integer VOLATILE LANGUAGE sql AS 'INSERT INTO calls VALUES (1) RETURNING 1';",
+         CREATE FUNCTION counted() RETURNS integer VOLATILE LANGUAGE sql AS 'INSERT INTO calls VALUES (1) RETURNING 1';
+         CREATE FUNCTION counted_plus(integer, integer) RETURNS integer VOLATILE LANGUAGE sql
+           AS 'INSERT INTO calls VALUES (2) RETURNING $1 + $2';
+         CREATE OPERATOR ## (LEFTARG = integer, RIGHTARG = integer, FUNCTION = counted_plus);",
     )
     .await;
     let before = observe(&db, &watcher).await;
@@ -335,6 +338,7 @@ async fn defaults_with_side_effects_are_never_evaluated_by_validate_or_plan() {
         "nextval('s')".to_string(),
         format!("pg_terminate_backend({pid})::int"),
         "counted()".to_string(),
+        "1 ## 2".to_string(),
         "setval('s', 1)::int".to_string(),
         "lo_import('/etc/hostname')::int".to_string(),
         "length(set_config('search_path', 'victim', false))".to_string(),
