@@ -159,6 +159,12 @@ pub fn plan_migration(
             sync::generate(&logical, table, &versions).map_err(|e| whole(e.message, &e.help))?,
         );
     }
+    check_limits(schema, &logical).map_err(|m| {
+        whole(
+            m,
+            "PostgreSQL refuses this at start; split the table or the index, or drop columns first (a table's dropped columns count too until it is rewritten)",
+        )
+    })?;
     let probes = probes_of(&logical);
     let mut gen = TableSteps::default();
     for g in generated {
@@ -183,7 +189,7 @@ pub fn plan_migration(
                 migration.verify.len()
             ),
             action: Action::VerifyQueries {
-                queries: migration.verify.clone(),
+                queries: verify_queries(migration)?,
             },
             locks: vec![],
             transactional: false,
@@ -304,6 +310,79 @@ fn rename_pass(ctx: &PlanContext, logical: &Schema) -> Vec<Step> {
         steps.push(ddl::rename_table_step(&ctx.schema, &t.physical, &t.name));
     }
     steps
+}
+
+/// PostgreSQL's most columns per table (`MaxHeapAttributeNumber`).
+pub const MAX_COLUMNS_PER_TABLE: usize = 1600;
+/// PostgreSQL's most key columns per index, unique, primary or foreign key (`INDEX_MAX_KEYS`).
+pub const MAX_INDEX_COLUMNS: usize = 32;
+
+/// PostgreSQL's limits that `start` would otherwise hit half way: the columns a table has at
+/// its widest (its old columns, the new version's and tandem's helpers, all at once between
+/// start and complete), and the columns of every index and key.
+fn check_limits(live: &Schema, logical: &Schema) -> Result<(), String> {
+    for t in &logical.tables {
+        let mut physical: std::collections::BTreeSet<&str> =
+            t.columns.iter().map(|c| c.physical.as_str()).collect();
+        for s in &t.sync {
+            physical.extend(s.old_physical.as_deref());
+            physical.extend(s.new_physical.as_deref());
+        }
+        if let Some(before) = live.tables.iter().find(|l| l.physical == t.physical) {
+            physical.extend(before.columns.iter().map(|c| c.physical.as_str()));
+        }
+        if physical.len() > MAX_COLUMNS_PER_TABLE {
+            return Err(format!(
+                "table `{}` would have {} columns between start and complete; PostgreSQL allows at most {MAX_COLUMNS_PER_TABLE}",
+                t.name,
+                physical.len()
+            ));
+        }
+        let keyed = t
+            .indexes
+            .iter()
+            .map(|i| ("index", &i.name, i.columns.len()))
+            .chain(
+                t.constraints
+                    .iter()
+                    .map(|c| ("constraint", &c.name, c.columns.len())),
+            )
+            .chain(
+                t.new_constraints
+                    .iter()
+                    .map(|c| ("constraint", &c.name, c.columns.len())),
+            );
+        for (kind, name, n) in keyed {
+            if n > MAX_INDEX_COLUMNS {
+                return Err(format!(
+                    "{kind} `{name}` of table `{}` has {n} columns; PostgreSQL allows at most {MAX_INDEX_COLUMNS} in an index or key",
+                    t.name
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The migration's `verify` queries, each parsed as one read-only query and re-rendered: the
+/// rendering is what runs, never the file's text.
+fn verify_queries(migration: &Migration) -> Result<Vec<String>, PlanError> {
+    migration
+        .verify
+        .iter()
+        .enumerate()
+        .map(|(i, q)| {
+            tandem_sql::parse_query(q)
+                .map(|f| f.sql().to_owned())
+                .map_err(|e| PlanError {
+                    file: migration.file.clone(),
+                    line: None,
+                    operation: None,
+                    message: format!("verify entry {}: {e}", i + 1),
+                    help: "each `verify` entry is one SELECT returning the offending rows (no `;`, no data-modifying WITH, no FOR UPDATE)".into(),
+                })
+        })
+        .collect()
 }
 
 /// The expressions of every synced column and new constraint, with what they need to be checked.

@@ -48,9 +48,9 @@ pub async fn connect(options: &ConnectOptions) -> Result<Connection, Error> {
         let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(verification));
         open(&config, tls, &target).await?
     };
-    client.execute(SESSION_TIMEOUTS, &[]).await.map_err(|e| {
+    client.execute(SESSION_SETTINGS, &[]).await.map_err(|e| {
         Error::db(
-            "clearing the session's timeouts for tandem's own statements",
+            "setting tandem's session settings (timeouts, standard_conforming_strings)",
             e,
         )
     })?;
@@ -63,9 +63,14 @@ pub async fn connect(options: &ConnectOptions) -> Result<Connection, Error> {
 /// fail every retry. tandem clears them for its own session; every DDL step still sets the
 /// short `lock_timeout` it needs with `SET LOCAL`. `transaction_timeout` exists from
 /// PostgreSQL 17 on, hence the lookup in `pg_settings` instead of plain `SET`s.
-const SESSION_TIMEOUTS: &str = "SELECT set_config(name, '0', false) FROM pg_settings \
+///
+/// `standard_conforming_strings` is turned on too: the slot parsers (tandem-sql) read `'...'`
+/// as the server does with it on, and a database or role can turn it off, which would make a
+/// backslash end a string literal on the server where the parser saw none (docs/security.md).
+const SESSION_SETTINGS: &str = "SELECT set_config(name, CASE name \
+     WHEN 'standard_conforming_strings' THEN 'on' ELSE '0' END, false) FROM pg_settings \
      WHERE name IN ('statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout', \
-     'idle_session_timeout', 'transaction_timeout')";
+     'idle_session_timeout', 'transaction_timeout', 'standard_conforming_strings')";
 
 /// Connects, and drives the connection in the background until the client is dropped.
 async fn open<T>(config: &Config, tls: T, target: &str) -> Result<Client, Error>

@@ -10,6 +10,8 @@ use crate::error::{Error, Result};
 use crate::events::{Event, Reporter};
 use crate::executor::Executor;
 use crate::grants;
+use crate::helpers;
+use crate::probe;
 use crate::retry::LockSettings;
 use crate::runner_lock;
 use crate::state::{self, MigrationStatus, NewMigration, Record};
@@ -224,10 +226,14 @@ impl Engine {
         let mut volatile_defaults = BTreeSet::new();
         for op in &migration.operations {
             for (data_type, default) in op.defaults_to_probe() {
-                let rewrites =
-                    catalog::default_rewrites_table(&mut self.client, &data_type, &default)
-                        .await
-                        .map_err(|e| e.in_file(&migration.file))?;
+                let rewrites = probe::default_rewrites_table(
+                    &mut self.client,
+                    &migration.file,
+                    &self.settings.schema,
+                    &data_type,
+                    &default,
+                )
+                .await?;
                 if rewrites {
                     volatile_defaults.insert(default_key(&data_type, &default));
                 }
@@ -249,10 +255,25 @@ impl Engine {
             }
         }
         let planned = plan_migration(migration, &schema, &ctx, previous)?;
-        let warnings =
-            catalog::check_probes(&mut self.client, &self.settings.schema, &planned.probes)
-                .await
-                .map_err(|e| e.in_file(&migration.file))?;
+        helpers::refuse_collisions(&self.client, &migration.file, &planned.plan).await?;
+        let warnings = probe::check_probes(
+            &mut self.client,
+            &migration.file,
+            &self.settings.schema,
+            &planned.probes,
+        )
+        .await?;
+        for step in &planned.plan.start {
+            if let Action::VerifyQueries { queries } = &step.action {
+                probe::check_verify_queries(
+                    &mut self.client,
+                    &migration.file,
+                    &self.settings.schema,
+                    queries,
+                )
+                .await?;
+            }
+        }
         for w in warnings {
             self.reporter
                 .event(Event::Warning(format!("{}: {w}", migration.file)));

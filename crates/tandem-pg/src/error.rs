@@ -10,7 +10,7 @@ pub enum Error {
     /// The migration does not fit the live schema.
     #[error(transparent)]
     Plan(#[from] tandem_core::PlanError),
-    #[error("cannot connect to {target}: {source}")]
+    #[error("cannot connect to {target}: {}", db_message(.source))]
     Connect {
         target: String,
         #[source]
@@ -85,22 +85,6 @@ impl Error {
         }
     }
 
-    /// Names the migration file a database error is about (the server does not know it).
-    pub(crate) fn in_file(self, file: &str) -> Error {
-        match self {
-            Error::Database {
-                context,
-                help,
-                source,
-            } => Error::Database {
-                context: format!("{file}: {context}"),
-                help,
-                source,
-            },
-            other => other,
-        }
-    }
-
     /// What the user should do next.
     pub fn help(&self) -> String {
         match self {
@@ -116,8 +100,10 @@ impl Error {
                 "this is a bug in tandem: please report it with the command, the migration file and your PostgreSQL version; what ran before is recorded, so the same command can be run again once fixed".into()
             }
             Error::Database { help, .. } if !help.is_empty() => help.clone(),
+            // Steps carry their own help (what is done and recorded); this is every other
+            // statement (reading the catalog or the state, a check), where only this is true.
             Error::Database { .. } => {
-                "nothing after the failed step ran; fix the cause, then run the same command again to continue, or `tandem rollback`".into()
+                "the statement failed and changed nothing; fix the cause the server reports, then run the same command again (`tandem status` shows whether a migration is in progress)".into()
             }
         }
     }

@@ -18,7 +18,9 @@ mod error;
 mod events;
 mod executor;
 mod grants;
+mod helpers;
 mod keys;
+mod probe;
 mod retry;
 mod rows;
 mod runner_lock;
@@ -27,6 +29,7 @@ mod state;
 mod test_server;
 mod text;
 mod verify;
+mod volatility;
 
 pub use backfill::BackfillSettings;
 pub use connect::{connect, ConnectOptions, Connection};

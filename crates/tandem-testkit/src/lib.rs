@@ -8,6 +8,8 @@
 //! and it must never connect to a server it did not start (every database lives on the
 //! cluster `tandem_ephemeral::shared` starts for the test binary).
 
+pub mod sql_fields;
+
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
