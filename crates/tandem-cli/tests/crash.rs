@@ -100,7 +100,7 @@ async fn end_state(db: &Db) -> serde_json::Value {
         "schema": db.snapshot().await,
         "schemas": db.schemas().await,
         "history": history,
-        "views": c.query_one("SELECT json_agg(table_schema || '.' || table_name ORDER BY 1) FROM information_schema.views WHERE table_schema LIKE 'public_%'", &[]).await.unwrap().get::<_, serde_json::Value>(0),
+        "views": c.query_one("SELECT json_agg(table_schema || '.' || table_name ORDER BY table_schema, table_name) FROM information_schema.views WHERE table_schema LIKE 'public_%'", &[]).await.unwrap().get::<_, serde_json::Value>(0),
     })
 }
 
