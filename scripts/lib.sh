@@ -164,4 +164,15 @@ install_missing() {
     if [[ ${#missing[@]} -gt 0 ]]; then
         apt_install "${missing[@]}"
     fi
+    # As root, the throwaway servers run as `postgres` and `mysql`: mariadb-server-core alone
+    # does not create its user (the full mariadb-server package does), and with TANDEM_PG_BIN
+    # no Debian package created `postgres`.
+    local user
+    for user in postgres mysql; do
+        if [[ $EUID -eq 0 ]] && ! getent passwd "$user" >/dev/null; then
+            say "creating the system user $user (throwaway servers run as it when root)"
+            as_root useradd --system --user-group --create-home --shell /usr/sbin/nologin "$user" ||
+                die "could not create the $user user"
+        fi
+    done
 }
