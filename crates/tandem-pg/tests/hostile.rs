@@ -399,18 +399,30 @@ async fn user_objects_named_like_helpers_survive_a_refused_start_and_a_rollback(
             .await,
         2
     );
-    // Once the user's column is out of the way, the same file starts and rolls back, and the
-    // user's own trigger and function of the helper-like names are refused the same way.
+    // Once the user's column is out of the way, the user's function of the helper's name is
+    // refused the same way. (The dual-write trigger is named `~tandem_sync`, so the user's
+    // trigger `_tandem_sync` no longer collides: it stays, and must survive the rollback.)
     db.execute("ALTER TABLE items RENAME COLUMN _tandem_new_price TO note")
         .await;
-    let err = engine.plan(&change).await.expect_err("trigger collides");
-    assert!(err.to_string().contains("trigger `_tandem_sync`"), "{err}");
-    db.execute("ALTER TRIGGER _tandem_sync ON items RENAME TO user_trigger; ALTER FUNCTION \"_tandem_sync_items\"() RENAME TO user_function")
+    let err = engine.plan(&change).await.expect_err("function collides");
+    assert!(
+        err.to_string()
+            .contains("function `public._tandem_sync_items`"),
+        "{err}"
+    );
+    db.execute("ALTER FUNCTION \"_tandem_sync_items\"() RENAME TO user_function")
         .await;
     let before = observe_without_sequence(&db, &watcher).await;
     engine.start(&change).await.unwrap();
     engine.rollback().await.unwrap();
     assert_eq!(before, observe_without_sequence(&db, &watcher).await);
+    let user_trigger = db
+        .scalar_i64("SELECT count(*) FROM pg_trigger WHERE tgname = '_tandem_sync' AND tgrelid = 'items'::regclass")
+        .await;
+    assert_eq!(
+        user_trigger, 1,
+        "the user's trigger named like a helper survived"
+    );
 }
 
 /// `observe` for databases without the seed's sequence.
