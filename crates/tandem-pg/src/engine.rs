@@ -143,6 +143,20 @@ impl Engine {
         self.refresh_grants_of(&v).await
     }
 
+    /// At start: the old version's views take the tables' grants made since it completed.
+    async fn refresh_previous_grants(&mut self, plan: &Plan) -> Result<()> {
+        let Some(previous) = &plan.previous_version_schema else {
+            return Ok(());
+        };
+        let v = VersionSchema {
+            name: previous.clone(),
+            physical_schema: self.settings.schema.clone(),
+            views: None,
+            security_invoker: catalog::server_version_num(&self.client).await? >= 150000,
+        };
+        self.refresh_grants_of(&v).await
+    }
+
     /// Each part (the schema's USAGE, then each view) in a short transaction of its own under
     /// the lock timeout, retried like a step: an `ALTER VIEW` waits for the application's
     /// writes through that view, and must neither make them queue behind it for long nor hold
@@ -364,6 +378,8 @@ impl Engine {
             let plan = active.plan()?;
             return match active.phase {
                 Phase::Start if (active.steps_done as usize) < plan.start.len() => {
+                    // The refresh may be what stopped the first run (its lock budget).
+                    self.refresh_previous_grants(&plan).await?;
                     self.run(&active, &plan, Phase::Start).await?;
                     Ok(StartOutcome::Started)
                 }
@@ -425,16 +441,7 @@ impl Engine {
             .ok_or_else(|| {
                 Error::internal("the migration record vanished right after it was written")
             })?;
-        if let Some(previous) = &plan.previous_version_schema {
-            // The old version's views take the tables' grants made since it completed.
-            let v = VersionSchema {
-                name: previous.clone(),
-                physical_schema: schema.clone(),
-                views: None,
-                security_invoker: catalog::server_version_num(&self.client).await? >= 150000,
-            };
-            self.refresh_grants_of(&v).await?;
-        }
+        self.refresh_previous_grants(&plan).await?;
         self.run(&record, &plan, Phase::Start).await?;
         Ok(StartOutcome::Started)
     }
