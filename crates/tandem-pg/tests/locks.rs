@@ -232,7 +232,7 @@ async fn refreshing_the_old_versions_grants_never_deadlocks_with_the_application
     assert_eq!(rows, 2, "both writes of the application were kept");
     let views: Vec<String> = c
         .query(
-            "SELECT relname || ' ' || array_to_string(reloptions, ',') FROM pg_class \
+            "SELECT relname || ' ' || coalesce(array_to_string(reloptions, ','), '') FROM pg_class \
              WHERE relnamespace = 'public_01_two'::regnamespace AND relkind = 'v' ORDER BY 1",
             &[],
         )
