@@ -12,7 +12,7 @@ use crate::executor::Executor;
 use crate::grants;
 use crate::helpers;
 use crate::probe;
-use crate::retry::LockSettings;
+use crate::retry::{self, GaveUp, LockSettings};
 use crate::runner_lock;
 use crate::state::{self, MigrationStatus, NewMigration, Record};
 use crate::verify;
@@ -143,26 +143,59 @@ impl Engine {
         self.refresh_grants_of(&v).await
     }
 
+    /// At start: the old version's views take the tables' grants made since it completed.
+    async fn refresh_previous_grants(&mut self, plan: &Plan) -> Result<()> {
+        let Some(previous) = &plan.previous_version_schema else {
+            return Ok(());
+        };
+        let v = VersionSchema {
+            name: previous.clone(),
+            physical_schema: self.settings.schema.clone(),
+            views: None,
+            security_invoker: catalog::server_version_num(&self.client).await? >= 150000,
+        };
+        self.refresh_grants_of(&v).await
+    }
+
+    /// Each part (the schema's USAGE, then each view) in a short transaction of its own under
+    /// the lock timeout, retried like a step: an `ALTER VIEW` waits for the application's
+    /// writes through that view, and must neither make them queue behind it for long nor hold
+    /// one view while waiting for another (a deadlock with a transaction that writes through
+    /// both, which PostgreSQL would settle by failing the application's write).
     async fn refresh_grants_of(&mut self, v: &VersionSchema) -> Result<()> {
-        let tx = self
-            .client
-            .transaction()
-            .await
-            .map_err(|e| Error::db("beginning the refresh of the new version's grants", e))?;
-        for statement in grants::refresh(&tx, v).await? {
-            tx.batch_execute(&statement).await.map_err(|e| {
-                Error::db(
-                    format!(
-                        "copying the tables' privileges onto {}: `{statement}`",
-                        v.name
-                    ),
-                    e,
-                )
-            })?;
+        let parts = grants::refresh_parts(&self.client, v).await?;
+        let description = format!("refresh the privileges of version schema {}", v.name);
+        let (client, settings, reporter) = (
+            &mut self.client,
+            &self.settings.locks,
+            self.reporter.as_ref(),
+        );
+        for part in &parts {
+            let outcome = retry::on_lock_failure(
+                settings,
+                reporter,
+                &description,
+                is_lock_failure,
+                async || refresh_part(client, v, part, settings.lock_timeout).await,
+            )
+            .await;
+            match outcome {
+                Ok(()) => {}
+                Err(GaveUp::Failed(e)) => return Err(e),
+                Err(GaveUp::Budget {
+                    attempts, waited, ..
+                }) => {
+                    return Err(Error::LockBudget {
+                        message: format!(
+                            "could not {description}: its views stayed locked by other sessions through {attempts} attempts over {:.1}s",
+                            waited.as_secs_f64()
+                        ),
+                        help: "end the long transactions that use the version schema's views (or wait), then run the same command again; raise --lock-retry-budget to wait longer".into(),
+                    })
+                }
+            }
         }
-        tx.commit()
-            .await
-            .map_err(|e| Error::db("committing the new version's grants", e))
+        Ok(())
     }
 
     /// `user@host:port/db`, without the password.
@@ -345,6 +378,8 @@ impl Engine {
             let plan = active.plan()?;
             return match active.phase {
                 Phase::Start if (active.steps_done as usize) < plan.start.len() => {
+                    // The refresh may be what stopped the first run (its lock budget).
+                    self.refresh_previous_grants(&plan).await?;
                     self.run(&active, &plan, Phase::Start).await?;
                     Ok(StartOutcome::Started)
                 }
@@ -406,16 +441,7 @@ impl Engine {
             .ok_or_else(|| {
                 Error::internal("the migration record vanished right after it was written")
             })?;
-        if let Some(previous) = &plan.previous_version_schema {
-            // The old version's views take the tables' grants made since it completed.
-            let v = VersionSchema {
-                name: previous.clone(),
-                physical_schema: schema.clone(),
-                views: None,
-                security_invoker: catalog::server_version_num(&self.client).await? >= 150000,
-            };
-            self.refresh_grants_of(&v).await?;
-        }
+        self.refresh_previous_grants(&plan).await?;
         self.run(&record, &plan, Phase::Start).await?;
         Ok(StartOutcome::Started)
     }
@@ -654,4 +680,41 @@ impl Engine {
         }
         state::history(&self.client, &self.settings.schema).await
     }
+}
+
+/// One part of a version schema's privilege refresh, in its own transaction under
+/// `lock_timeout`, read from the catalog again on every attempt.
+async fn refresh_part(
+    client: &mut Client,
+    v: &VersionSchema,
+    part: &grants::RefreshPart,
+    lock_timeout: Duration,
+) -> Result<()> {
+    let tx = client
+        .transaction()
+        .await
+        .map_err(|e| Error::db("beginning the refresh of a version's grants", e))?;
+    let set = format!("SET LOCAL lock_timeout = {}", lock_timeout.as_millis());
+    tx.batch_execute(&set)
+        .await
+        .map_err(|e| Error::db("setting the lock timeout of the grants refresh", e))?;
+    for statement in grants::refresh_statements(&tx, v, part).await? {
+        tx.batch_execute(&statement).await.map_err(|e| {
+            Error::db(
+                format!(
+                    "copying the tables' privileges onto {}: `{statement}`",
+                    v.name
+                ),
+                e,
+            )
+        })?;
+    }
+    tx.commit()
+        .await
+        .map_err(|e| Error::db("committing a version's grants", e))
+}
+
+/// Whether an error is a statement that met another session's lock, and may be tried again.
+fn is_lock_failure(e: &Error) -> bool {
+    matches!(e, Error::Database { source, .. } if retry::is_lock_failure(source))
 }

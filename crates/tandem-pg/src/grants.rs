@@ -182,17 +182,40 @@ pub(crate) async fn version_schema(
     Ok(out)
 }
 
-/// The copies again, for a version schema whose views use the tables' own names (a completed
-/// migration's: at the end of its complete, and as the previous version when the next
-/// migration starts), so grants made since reach it.
-pub(crate) async fn refresh(client: &impl GenericClient, v: &VersionSchema) -> Result<Vec<String>> {
+/// One part of a refresh of a version schema's privileges: applied in a transaction of its own,
+/// so tandem never holds one view's lock while it waits for another's (an application writing
+/// through several views in one transaction could otherwise deadlock with it).
+pub(crate) enum RefreshPart {
+    SchemaUsage,
+    View(View),
+}
+
+/// The parts of a refresh of the copies, for a version schema whose views use the tables' own
+/// names (a completed migration's: at the end of its complete, and as the previous version when
+/// the next migration starts), so grants made since reach it. None when the schema is gone.
+pub(crate) async fn refresh_parts(
+    client: &impl GenericClient,
+    v: &VersionSchema,
+) -> Result<Vec<RefreshPart>> {
     if !catalog::schema_exists(client, &v.name).await? {
         return Ok(Vec::new());
     }
     let views = views_of(&catalog::introspect(client, &v.physical_schema).await?);
-    let mut out = schema_usage(client, v).await?;
-    out.extend(view_privileges(client, v, &views).await?);
+    let mut out = vec![RefreshPart::SchemaUsage];
+    out.extend(views.into_iter().map(RefreshPart::View));
     Ok(out)
+}
+
+/// The statements of one part of a refresh, read from the catalog as it is now.
+pub(crate) async fn refresh_statements(
+    client: &impl GenericClient,
+    v: &VersionSchema,
+    part: &RefreshPart,
+) -> Result<Vec<String>> {
+    match part {
+        RefreshPart::SchemaUsage => schema_usage(client, v).await,
+        RefreshPart::View(view) => view_privileges(client, v, std::slice::from_ref(view)).await,
+    }
 }
 
 /// USAGE on the version schema for exactly the roles with USAGE on the physical schema: what
@@ -261,7 +284,9 @@ async fn view_privileges(
             .query_opt(
                 "SELECT c.relrowsecurity, EXISTS (SELECT 1 FROM pg_attribute att \
                    WHERE att.attrelid = c.oid AND att.attnum > 0 AND NOT att.attisdropped \
-                     AND att.attacl IS NOT NULL) \
+                     AND att.attacl IS NOT NULL), \
+                   coalesce((SELECT o.option_value::bool FROM pg_options_to_table(v.reloptions) o \
+                     WHERE o.option_name = 'security_invoker'), false) \
                  FROM pg_class c, pg_class v \
                  WHERE c.oid = to_regclass($2) AND v.oid = to_regclass($1) \
                    AND pg_has_role(v.relowner, 'USAGE')",
@@ -276,6 +301,7 @@ async fn view_privileges(
         };
         let row_security: bool = column(&found, 0, "looking up a view's table")?;
         let column_grants: bool = column(&found, 1, "looking up a view's table")?;
+        let invoker_now: bool = column(&found, 2, "looking up a view's options")?;
         // Whatever is on the view now (default privileges, an earlier copy) goes first;
         // revoking a table privilege revokes the column privileges too.
         let current = client
@@ -302,9 +328,13 @@ async fn view_privileges(
         }
         if v.security_invoker {
             let invoker = row_security || !column_grants;
-            out.push(format!(
-                "ALTER VIEW {relation} SET (security_invoker = {invoker})"
-            ));
+            // ALTER VIEW takes ACCESS EXCLUSIVE on the view, which every write through it
+            // waits for: only when the option changes.
+            if invoker != invoker_now {
+                out.push(format!(
+                    "ALTER VIEW {relation} SET (security_invoker = {invoker})"
+                ));
+            }
             if invoker {
                 out.push(format!(
                     "GRANT SELECT, INSERT, UPDATE, DELETE ON {relation} TO PUBLIC"
