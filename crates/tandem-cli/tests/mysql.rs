@@ -1,5 +1,10 @@
 //! The binary on MariaDB: a mysql:// URL selects the MySQL backend, and a table copy killed
 //! with SIGKILL resumes where its checkpoint says when `start` runs again.
+//!
+//! Nothing here depends on the machine's speed: chunks are kept small (a 1 ms chunk time
+//! shrinks them to the 100-row minimum, so the copy takes hundreds of chunks), the copy is
+//! paused once a checkpoint shows progress, and the test waits for the conditions it needs
+//! (with generous bounds) instead of sleeping.
 
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
@@ -83,7 +88,7 @@ async fn a_killed_copy_resumes_and_loses_no_write() {
         let mut cmd = Command::new(BIN);
         cmd.args(["--url", &url, "start"])
             .arg(&file)
-            .args(["--chunk-time", "20ms"])
+            .args(["--chunk-time", "1ms"])
             .stdin(Stdio::null());
         if quiet {
             cmd.stdout(Stdio::null()).stderr(Stdio::null());
@@ -91,25 +96,67 @@ async fn a_killed_copy_resumes_and_loses_no_write() {
         cmd
     };
     let mut child = run(true).spawn().unwrap();
-    // Kill it once a checkpoint shows part of the table copied.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut copied_at_kill = 0u64;
-    while Instant::now() < deadline {
+    // 1. Wait for a checkpoint that shows part of the table copied (5,000 rows), then pause.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
         let shadow: Option<Option<String>> = c
             .query_first("SELECT shadow FROM _tandem_mysql_migrations")
             .await
             .unwrap_or(None);
         if let Some(Some(json)) = shadow {
             let s: serde_json::Value = serde_json::from_str(&json).unwrap();
-            let copied = s["rows_copied"].as_u64().unwrap_or(0);
-            if copied > 5_000 && s["copy_done"] == false {
-                copied_at_kill = copied;
+            if s["rows_copied"].as_u64().unwrap_or(0) > 5_000 {
+                assert_eq!(s["copy_done"], false, "the copy was still running: {s}");
                 break;
             }
         }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "tandem start ended before a checkpoint showed progress"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "no checkpoint showed progress in 300 s"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(copied_at_kill > 0, "the copy made progress before the kill");
+    let paused = Command::new(BIN)
+        .args(["--url", &url, "pause"])
+        .output()
+        .unwrap();
+    assert!(
+        paused.status.success(),
+        "{}",
+        String::from_utf8_lossy(&paused.stderr)
+    );
+    // 2. The copy holds between chunks and saves a checkpoint saying so.
+    // 3. Kill it there.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let copied_at_kill = loop {
+        let shadow: Option<Option<String>> = c
+            .query_first("SELECT shadow FROM _tandem_mysql_migrations")
+            .await
+            .unwrap();
+        if let Some(Some(json)) = shadow {
+            let s: serde_json::Value = serde_json::from_str(&json).unwrap();
+            let copied = s["rows_copied"].as_u64().unwrap_or(0);
+            let held = s["throttle"].as_str().unwrap_or("").contains("paused");
+            if held && copied > 0 {
+                assert_eq!(s["copy_done"], false, "{s}");
+                break copied;
+            }
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "tandem start ended while its copy was paused"
+        );
+        assert!(Instant::now() < deadline, "no paused checkpoint in 300 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        copied_at_kill > 5_000 && copied_at_kill < 100_000,
+        "the copy made progress before the kill, and not all of it: {copied_at_kill} rows"
+    );
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let status = Command::new(BIN)
@@ -119,6 +166,15 @@ async fn a_killed_copy_resumes_and_loses_no_write() {
     let text = String::from_utf8_lossy(&status.stdout).to_string();
     assert!(text.contains("in_progress"), "{text}");
     assert!(text.contains("copy of items"), "{text}");
+    let resumed = Command::new(BIN)
+        .args(["--url", &url, "resume"])
+        .output()
+        .unwrap();
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
 
     let output = run(false).output().unwrap();
     let err = String::from_utf8_lossy(&output.stderr).to_string();

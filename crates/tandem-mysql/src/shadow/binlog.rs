@@ -80,6 +80,8 @@ pub async fn check_server(conn: &mut Conn) -> Result<()> {
 pub struct Applier {
     pub position: watch::Receiver<BinlogPos>,
     stop: watch::Sender<bool>,
+    /// While set, the applier reads nothing past this position (see [`Applier::hold`]).
+    hold: watch::Sender<Option<BinlogPos>>,
     task: tokio::task::JoinHandle<Result<()>>,
 }
 
@@ -113,14 +115,19 @@ impl Applier {
             })?;
         let (tx, rx) = watch::channel(from.clone());
         let (stop_tx, stop_rx) = watch::channel(false);
+        let (hold_tx, hold_rx) = watch::channel(None);
         let spec = Arc::new(spec);
-        let task =
-            tokio::spawn(
-                async move { apply_loop(stream, &mut writer, &spec, from, tx, stop_rx).await },
-            );
+        let task = tokio::spawn(async move {
+            let signals = Signals {
+                stop: stop_rx,
+                hold: hold_rx,
+            };
+            apply_loop(stream, &mut writer, &spec, from, tx, signals).await
+        });
         Ok(Applier {
             position: rx,
             stop: stop_tx,
+            hold: hold_tx,
             task,
         })
     }
@@ -145,6 +152,20 @@ impl Applier {
                 Err(_) => return Ok(reached(&self.position.borrow(), target)),
             }
         }
+    }
+
+    /// Stops applying at the first transaction boundary at or after `at` until
+    /// [`Applier::release`]. The cut-over holds the applier once it has caught up under the
+    /// table lock, before the RENAME: every event on the source table's name after the RENAME
+    /// is a write to the *other* table (the one renamed into its place), which must not be
+    /// applied to the target, whose name the RENAME has just taken away.
+    pub fn hold(&self, at: &BinlogPos) {
+        self.hold.send_replace(Some(at.clone()));
+    }
+
+    /// Lets a held applier go on (a cut-over attempt that did not rename).
+    pub fn release(&self) {
+        self.hold.send_replace(None);
     }
 
     /// The applied position.
@@ -192,6 +213,12 @@ fn reached(applied: &BinlogPos, target: &BinlogPos) -> bool {
     (applied.file.as_str(), applied.pos) >= (target.file.as_str(), target.pos)
 }
 
+/// What the applier's owner tells its loop.
+struct Signals {
+    stop: watch::Receiver<bool>,
+    hold: watch::Receiver<Option<BinlogPos>>,
+}
+
 enum RowChange {
     Upsert(Vec<Value>),
     Delete(Vec<Value>),
@@ -203,7 +230,7 @@ async fn apply_loop(
     spec: &ApplySpec,
     from: BinlogPos,
     position: watch::Sender<BinlogPos>,
-    mut stop: watch::Receiver<bool>,
+    mut signals: Signals,
 ) -> Result<()> {
     let mut file = from.file.clone();
     let mut pending: Vec<RowChange> = Vec::new();
@@ -215,8 +242,24 @@ async fn apply_loop(
         help: "run the command again; it resumes from the last applied position".into(),
     };
     loop {
+        // Held at a transaction boundary: read no further until released or stopped.
+        let held = !in_transaction
+            && signals
+                .hold
+                .borrow_and_update()
+                .as_ref()
+                .is_some_and(|at| reached(&position.borrow(), at));
+        if held {
+            tokio::select! {
+                _ = signals.stop.changed() => return Ok(()),
+                _ = signals.hold.changed() => continue,
+            }
+        }
         let event = tokio::select! {
-            _ = stop.changed() => return Ok(()),
+            _ = signals.stop.changed() => return Ok(()),
+            // A hold set while waiting for the next event takes effect before reading it
+            // (the stream keeps its state when its `next` is dropped).
+            _ = signals.hold.changed(), if !in_transaction => continue,
             event = stream.next() => event,
         };
         let Some(event) = event else {

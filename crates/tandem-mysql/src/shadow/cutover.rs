@@ -3,7 +3,9 @@
 //! 1. Connection A creates a sentry table named like the old table (`t_tandem_old`) and takes
 //!    `LOCK TABLES t WRITE, t_tandem_old WRITE`: writes to `t` now wait.
 //! 2. The applier applies the binary log up to the position of that moment: the shadow holds
-//!    every write ever made to `t`.
+//!    every write ever made to `t`. The applier is then held there: after the rename, events
+//!    under `t`'s name are writes to the table renamed into its place, not to the one it
+//!    copied from, and its target no longer exists under its name.
 //! 3. Connection B issues `RENAME TABLE t TO t_tandem_old, t_tandem_new TO t`; it waits for A's
 //!    lock on `t` (the server takes a statement's metadata locks in name order, and `t` sorts
 //!    before the other two names), and a waiting exclusive lock is granted before the
@@ -43,7 +45,11 @@ pub async fn cut_over(
         });
         match try_once(job, table, new, old, applier).await {
             Ok(Some(pos)) => return Ok(pos),
-            Ok(None) => last_error = "the lock or the rename timed out".into(),
+            Ok(None) => {
+                // The tables were not renamed: the applier goes on for the next attempt.
+                applier.release();
+                last_error = "the lock or the rename timed out".into();
+            }
             Err(e) => return Err(e),
         }
         tokio::time::sleep(job.policy.backoff(attempt)).await;
@@ -109,6 +115,10 @@ async fn try_once(
         if !applier.wait_for(&pos, timeout).await? {
             return Ok(None);
         }
+        // Caught up, and no write to `table` can come while we hold the lock. Stop the applier
+        // here: once the RENAME runs, events under `table`'s name belong to the table renamed
+        // into its place (and the target `new` no longer exists under that name).
+        applier.hold(&pos);
         let rename_id: Option<u64> = b
             .query_first("SELECT CONNECTION_ID()")
             .await
