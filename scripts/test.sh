@@ -105,6 +105,18 @@ if [[ $dry_run -eq 0 ]]; then
     scripts/tests/libclang-detection.sh || die "the libclang detection is wrong (see above)"
 fi
 
+# --- module cycles: no module imports a module that imports it back -------------
+
+# tandem-mysql is left out until its own restructuring lands.
+say "module cycles: scripts/check-module-cycles.py on every crate but tandem-mysql"
+if [[ $dry_run -eq 0 ]]; then
+    for src in crates/*/src; do
+        [[ $src == crates/tandem-mysql/src ]] && continue
+        scripts/check-module-cycles.py "$src" >/dev/null ||
+            die "modules of $src import each other in a cycle: run scripts/check-module-cycles.py $src"
+    done
+fi
+
 # --- pass 1: the distribution's PostgreSQL --------------------------------
 
 run_pass "whole suite" "$first_bin" "${whole_suite[@]}"

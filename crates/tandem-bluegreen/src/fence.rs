@@ -17,8 +17,8 @@
 //! the reverse replication needs.
 
 use crate::catalog;
-use crate::link::refuse_trigger;
 use crate::names::REFUSE_TRIGGER;
+use crate::refusal::refuse_trigger;
 use crate::sides::{exec, open, Conn};
 use crate::{Error, Result};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -22,6 +22,7 @@ mod link;
 pub mod mapping;
 mod names;
 mod preconditions;
+mod refusal;
 mod schema_copy;
 mod sides;
 mod state;

@@ -7,8 +7,9 @@ use crate::catalog::{self, Table};
 use crate::mapping::{substitute, TableMap};
 use crate::names::{
     self, APPLY_FUNCTION_PREFIX, APPLY_TRIGGER, APPLY_TRUNCATE_TRIGGER, MARKER_TABLE,
-    REFUSE_FUNCTION, REFUSE_TRIGGER, SCHEMA,
+    REFUSE_TRIGGER, SCHEMA,
 };
+use crate::refusal::{refuse_function, refuse_trigger};
 use crate::sides::{exec, Conn};
 use crate::state::State;
 use crate::{Error, Result, Side};
@@ -190,28 +191,6 @@ pub async fn make_passive(
         let _ = conn.client().execute("ROLLBACK", &[]).await;
     }
     result.map(|_| ())
-}
-
-/// The function of the triggers refusing application writes: SQLSTATE 25006, as from a
-/// read-only server, so applications and drivers treat it as such.
-pub fn refuse_function() -> String {
-    format!(
-        "CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql AS {}",
-        qualified(SCHEMA, REFUSE_FUNCTION),
-        literal(
-            "BEGIN RAISE EXCEPTION 'tandem bluegreen: % is the passive database; write to the active one', current_database() \
-             USING ERRCODE = '25006', HINT = 'tandem bluegreen status says which database is active'; END"
-        )
-    )
-}
-
-pub fn refuse_trigger(schema: &str, table: &str) -> String {
-    format!(
-        "CREATE OR REPLACE TRIGGER {} BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON {} FOR EACH STATEMENT EXECUTE FUNCTION {}()",
-        ident(REFUSE_TRIGGER),
-        qualified(schema, table),
-        qualified(SCHEMA, REFUSE_FUNCTION)
-    )
 }
 
 /// A blue- or green-shaped table to receive replication: the replicated columns and the key

@@ -43,7 +43,7 @@ pub async fn install(conn: &Conn) -> Result<()> {
             "CREATE TABLE {} (token text PRIMARY KEY, written_at timestamptz NOT NULL DEFAULT now())",
             qualified(SCHEMA, MARKER_TABLE)
         ),
-        crate::link::refuse_function(),
+        crate::refusal::refuse_function(),
     ] {
         exec(conn, "creating tandem's bluegreen schema", &sql).await?;
     }

@@ -1,5 +1,15 @@
 //! Command-line arguments.
 
+mod bluegreen_args;
+#[cfg(feature = "lint")]
+mod lint_args;
+mod mysql_args;
+
+pub use bluegreen_args::{BluegreenArgs, BluegreenCommand};
+#[cfg(feature = "lint")]
+pub use lint_args::{ConvertArgs, Dialect, FormatArg, LintArgs};
+pub use mysql_args::MysqlArgs;
+
 use crate::duration::parse_duration;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -56,7 +66,7 @@ pub struct Global {
     #[arg(long, short, global = true)]
     pub quiet: bool,
     #[command(flatten)]
-    pub mysql: crate::commands::mysql::MysqlArgs,
+    pub mysql: MysqlArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -120,13 +130,13 @@ pub enum Command {
     /// Run a demo migration on a throwaway PostgreSQL while an old and a new application write.
     Demo(DemoArgs),
     /// Blue-green databases: migrate a copy kept in sync by logical replication, switch over.
-    Bluegreen(crate::commands::bluegreen::BluegreenArgs),
+    Bluegreen(BluegreenArgs),
     #[cfg(feature = "lint")]
     /// Lint SQL migrations for statements that would block or break production.
-    Lint(crate::commands::lint::LintArgs),
+    Lint(LintArgs),
     #[cfg(feature = "lint")]
     /// Turn a SQL migration into a tandem migration that does the same change safely.
-    Convert(crate::commands::lint::ConvertArgs),
+    Convert(ConvertArgs),
 }
 
 #[derive(Args, Debug, Clone)]

@@ -8,9 +8,9 @@
 //! Identifiers go through [`crate::quote`]; SQL fragments (expressions, keyword choices) come in
 //! already checked.
 
+use crate::integer_types::integer_type_rank;
 use crate::locks::LockMode;
 use crate::names::temp_name;
-use crate::operations::integer_type_rank;
 use crate::plan::{lock, Step};
 use crate::quote::{ident, literal, qualified};
 use crate::schema::{CarriedSequence, Partition};

@@ -18,6 +18,7 @@
 mod ddl;
 mod error;
 mod expressions;
+mod integer_types;
 mod keywords;
 pub mod locks;
 pub mod migration;

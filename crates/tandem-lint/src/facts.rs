@@ -1,6 +1,6 @@
 //! What a live database says about the tables a migration touches (`--url`): their size and
 //! row estimate, so a finding can say what its danger costs, and a table that does not exist
-//! there counts as new. Reading the facts is [`crate::live`]'s job; this module only holds them.
+//! there counts as new. Reading the facts from a server is the `live` module's job; this module only holds them.
 
 use std::collections::HashMap;
 

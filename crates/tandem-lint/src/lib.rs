@@ -40,6 +40,7 @@ pub mod schema;
 pub mod sets;
 pub mod source;
 pub mod state;
+pub mod statement;
 pub mod trace;
 
 pub use engine::{lint_sql, Linter};

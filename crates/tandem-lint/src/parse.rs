@@ -1,28 +1,7 @@
 //! Parsing a SQL text once with libpg_query into statements with exact byte ranges.
 
 use crate::lexer;
-use pg_query::NodeEnum;
-
-/// One top-level statement of a file.
-#[derive(Debug, Clone)]
-pub struct Statement {
-    pub node: NodeEnum,
-    /// Byte range of the statement's own text (first token to last token, no `;`).
-    pub start: usize,
-    pub end: usize,
-    /// Byte range of the text that belongs to it for comments: from the end of the
-    /// previous statement's line to the end of this statement's last line.
-    pub comment_start: usize,
-    pub comment_end: usize,
-    /// For a statement run by a `DO` block's PL/pgSQL body: the byte offset of that `DO`.
-    pub in_do_block: Option<usize>,
-}
-
-impl Statement {
-    pub fn text<'a>(&self, sql: &'a str) -> &'a str {
-        sql.get(self.start..self.end).unwrap_or("")
-    }
-}
+pub use crate::statement::Statement;
 
 /// A text PostgreSQL's grammar rejects, with the byte offset of the token at fault.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,6 +157,7 @@ fn error_offset(sql: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pg_query::NodeEnum;
 
     #[test]
     fn statements_have_exact_ranges() {
@@ -220,5 +200,23 @@ mod tests {
         assert_eq!(&sql[b..node_end(sql, b, sql.len())], "b json NOT NULL");
         let c = sql.find("c text").unwrap();
         assert_eq!(&sql[c..node_end(sql, c, sql.len())], "c text");
+    }
+
+    #[test]
+    fn statements_of_a_do_block_are_found_in_loops_and_execute() {
+        let sql = "DO $$\nBEGIN\n  IF NOT EXISTS (SELECT 1 FROM pg_class WHERE relname = 'i') THEN\n    CREATE INDEX i ON orders (c);\n  END IF;\n  EXECUTE 'ALTER TABLE orders ADD CONSTRAINT k CHECK (c > 0)';\nEND $$;";
+        let stmts = parse(sql).unwrap();
+        let kinds: Vec<&str> = stmts
+            .iter()
+            .map(|s| match s.node {
+                NodeEnum::DoStmt(_) => "do",
+                NodeEnum::IndexStmt(_) => "index",
+                NodeEnum::AlterTableStmt(_) => "alter",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(kinds, ["do", "index", "alter"]);
+        assert_eq!(stmts[1].text(sql), "CREATE INDEX i ON orders (c)");
+        assert_eq!(stmts[1].in_do_block, Some(0));
     }
 }

@@ -1,7 +1,7 @@
 //! Statements run by `DO` blocks: their PL/pgSQL body is parsed with libpg_query's PL/pgSQL
 //! parser (the server's own), and each SQL statement it runs is linted like a top-level one.
 
-use crate::parse::Statement;
+use crate::statement::Statement;
 use pg_query::NodeEnum;
 use serde_json::Value;
 
@@ -130,27 +130,4 @@ fn literal(expr: &str) -> Option<String> {
         return None;
     }
     Some(inner.replace("''", "'"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn statements_of_a_do_block_are_found_in_loops_and_execute() {
-        let sql = "DO $$\nBEGIN\n  IF NOT EXISTS (SELECT 1 FROM pg_class WHERE relname = 'i') THEN\n    CREATE INDEX i ON orders (c);\n  END IF;\n  EXECUTE 'ALTER TABLE orders ADD CONSTRAINT k CHECK (c > 0)';\nEND $$;";
-        let stmts = crate::parse::parse(sql).unwrap();
-        let kinds: Vec<&str> = stmts
-            .iter()
-            .map(|s| match s.node {
-                NodeEnum::DoStmt(_) => "do",
-                NodeEnum::IndexStmt(_) => "index",
-                NodeEnum::AlterTableStmt(_) => "alter",
-                _ => "other",
-            })
-            .collect();
-        assert_eq!(kinds, ["do", "index", "alter"]);
-        assert_eq!(stmts[1].text(sql), "CREATE INDEX i ON orders (c)");
-        assert_eq!(stmts[1].in_do_block, Some(0));
-    }
 }

@@ -3,7 +3,7 @@
 //! Kept beside the PostgreSQL linter's command line rather than inside tandem-lint, so that
 //! tandem-lint (the PostgreSQL parser's linter) does not depend on the MySQL backend.
 
-use super::lint::{FormatArg, LintArgs};
+use crate::cli::{FormatArg, LintArgs};
 use miette::{miette, Report};
 use std::path::{Path, PathBuf};
 

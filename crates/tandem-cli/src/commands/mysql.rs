@@ -1,8 +1,6 @@
 //! The commands on MySQL and MariaDB: a `mysql://` or `mariadb://` URL selects them.
 
 use crate::cli::{Command, Global};
-use crate::duration::parse_duration;
-use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use miette::{miette, Report};
 use std::io::IsTerminal;
@@ -16,32 +14,6 @@ use tandem_mysql::shadow::throttle::ThrottleConfig;
 use tandem_mysql::shadow::CopyConfig;
 use tandem_mysql::state::Status;
 use tandem_mysql::{Engine, Event};
-
-/// Options of the MySQL/MariaDB backend (ignored on PostgreSQL).
-#[derive(Args, Debug, Clone)]
-pub struct MysqlArgs {
-    /// MySQL: stop before the cut-over of a table copy; `tandem complete` does it.
-    #[arg(long, global = true)]
-    pub postpone_cut_over: bool,
-    /// MySQL: copy through a shadow table even when the server could ALTER online.
-    #[arg(long, global = true)]
-    pub copy: bool,
-    /// MySQL: the time each copy chunk aims at; the chunk size adapts to it.
-    #[arg(long, default_value = "500ms", value_parser = parse_duration, global = true)]
-    pub chunk_time: Duration,
-    /// MySQL: pause the copy while Threads_running is above this.
-    #[arg(long, default_value_t = 50, global = true)]
-    pub max_threads_running: u64,
-    /// MySQL: a replica to watch (repeatable); the copy pauses while it lags.
-    #[arg(long = "replica", global = true)]
-    pub replicas: Vec<String>,
-    /// MySQL: the largest replica lag the copy tolerates.
-    #[arg(long, default_value = "1500ms", value_parser = parse_duration, global = true)]
-    pub max_replica_lag: Duration,
-    /// MySQL: how long the cut-over may block the table (lock, last events, rename).
-    #[arg(long, default_value = "3s", value_parser = parse_duration, global = true)]
-    pub cut_over_timeout: Duration,
-}
 
 pub async fn run(command: Command, g: Global, url: &str) -> Result<ExitCode, Report> {
     let migration = match &command {

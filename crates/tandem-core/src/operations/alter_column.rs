@@ -16,6 +16,7 @@ use super::lookup;
 use super::rename_column::rename_column;
 use crate::error::OpError;
 use crate::expressions::{new_value, old_value, rewrite_logical, rewrite_physical};
+use crate::integer_types::integer_type_rank;
 use crate::keywords::DEFAULT_INDEX_METHOD;
 use crate::names::temp_name;
 use crate::plan::OperationSteps;
@@ -434,16 +435,6 @@ impl AlterColumn {
             });
         }
         Ok(spec)
-    }
-}
-
-/// The integer types an identity column may have, as `format_type` and users write them.
-pub(crate) fn integer_type_rank(data_type: &str) -> Option<u8> {
-    match data_type.trim().to_ascii_lowercase().as_str() {
-        "smallint" | "int2" => Some(1),
-        "integer" | "int" | "int4" => Some(2),
-        "bigint" | "int8" => Some(3),
-        _ => None,
     }
 }
 

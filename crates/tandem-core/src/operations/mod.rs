@@ -31,7 +31,6 @@ pub use column::{
 };
 
 pub use crate::error::OpError;
-pub(crate) use alter_column::integer_type_rank;
 pub(crate) use create_index::partitions_of;
 pub(crate) use lifecycle::{check_identifier, Plannable};
 pub use lifecycle::{default_key, PlanContext};

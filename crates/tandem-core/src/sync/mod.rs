@@ -27,9 +27,11 @@
 mod columns;
 mod constraints;
 mod parts;
+mod search_path;
 mod specs;
 mod trigger;
 
+pub use search_path::expression_search_path;
 pub use trigger::TRIGGER as DUAL_WRITE_TRIGGER;
 
 use parts::{StartParts, SyncedTable};
@@ -41,26 +43,6 @@ use crate::names::temp_name;
 use crate::plan::{lock, Step};
 use crate::quote::qualified;
 use crate::schema::{Schema, Table};
-
-/// The search path under which `up`, `down` and check expressions are validated and evaluated:
-/// `pg_catalog, "<table's schema>", pg_temp`.
-///
-/// - The table's schema, because that is where the migration's author names things from: a
-///   function or type of the application's schema, called unqualified, must resolve the same
-///   whether the writing client set `search_path` to a version schema (as tandem advises), to
-///   something else, or not at all.
-/// - `pg_catalog` first, explicitly: it is where PostgreSQL puts it anyway when it is not
-///   listed, so built-ins (`lower`, `=`, casts) cannot be shadowed by an object of the
-///   application's schema in one place and not another.
-/// - `pg_temp` last, explicitly: unlisted it would be searched first for tables and types, and
-///   a session's temporary object could then change what a trigger computes for every row.
-///
-/// The trigger function sets it for its own work (after reading the writer's path, which tells
-/// the versions apart: see `trigger::body`), the backfill and the verification set it for their
-/// transactions, and validation plans the expressions under it.
-pub fn expression_search_path(schema: &str) -> String {
-    format!("pg_catalog, {}, pg_temp", crate::quote::ident(schema))
-}
 
 /// The steps for `table` (as the planner leaves it: logical names are final, physical names
 /// are those at start).

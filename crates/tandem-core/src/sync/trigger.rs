@@ -193,7 +193,7 @@ pub(super) fn create(
         .filter_map(|s| s.new_physical.clone())
         .collect();
     let body = body(
-        &literal(&super::expression_search_path(v.schema)),
+        &literal(&super::search_path::expression_search_path(v.schema)),
         &literal(v.new),
         &old_position,
         &row_changed(&old_side),

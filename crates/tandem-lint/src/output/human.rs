@@ -1,6 +1,6 @@
 //! `--format human`: a code frame with the statement underlined, the message and the help.
 
-use super::Sources;
+use super::sources::Sources;
 use crate::finding::Finding;
 
 pub fn render(findings: &[Finding], sources: &Sources) -> String {

@@ -4,9 +4,11 @@ pub mod github;
 pub mod human;
 pub mod json;
 pub mod sarif;
+mod sources;
+
+pub use sources::Sources;
 
 use crate::finding::Finding;
-use std::collections::HashMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -15,9 +17,6 @@ pub enum Format {
     Sarif,
     Github,
 }
-
-/// The text of every linted file, for code frames.
-pub type Sources = HashMap<String, String>;
 
 pub fn render(format: Format, findings: &[Finding], sources: &Sources) -> String {
     match format {

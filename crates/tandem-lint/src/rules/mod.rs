@@ -30,6 +30,7 @@ pub mod statements_after_access_exclusive;
 pub mod stored_generated_column;
 pub mod transaction_nesting;
 pub mod truncate_cascade;
+mod type_advice;
 pub mod unbatched_data_change;
 pub mod uncommitted_transaction;
 pub mod unique_without_using_index;
@@ -80,73 +81,6 @@ pub const REGISTRY: &[&Rule] = &[
 ];
 
 /// The rule with this id.
-/// The type-advice rules' shared check: a finding for every column the statement declares
-/// whose type `matches`, saying `advice`.
-pub(crate) fn type_advice(
-    cx: &crate::state::StmtCx<'_>,
-    out: &mut Vec<crate::rule::Hit>,
-    matches: impl Fn(&crate::ast::Declared<'_>, &crate::ast::TypeInfo) -> bool,
-    advice: &str,
-) {
-    for d in crate::ast::declared_columns(cx.node) {
-        let t = crate::ast::TypeInfo::of(d.ty);
-        if matches(&d, &t) {
-            out.push(
-                crate::rule::Hit::new(format!("`{}` is {}: {advice}", d.column, t.display()))
-                    .at(d.location),
-            );
-        }
-    }
-}
-
 pub fn find(id: &str) -> Option<&'static Rule> {
     REGISTRY.iter().copied().find(|r| r.id == id)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::engine::Linter;
-    use crate::source::Placement;
-    use std::collections::HashSet;
-
-    fn fired(rule: &'static Rule, sql: &str) -> Vec<String> {
-        let mut linter = Linter::with_rules(vec![rule], crate::config::DEFAULT_PG_VERSION);
-        linter
-            .lint("example.sql", sql, Placement::Whole)
-            .into_iter()
-            .map(|f| f.rule)
-            .collect()
-    }
-
-    #[test]
-    fn every_bad_example_fires_its_rule() {
-        for rule in REGISTRY {
-            assert!(
-                fired(rule, rule.bad).iter().any(|r| r == rule.id),
-                "{}: bad example did not fire",
-                rule.id
-            );
-        }
-    }
-
-    #[test]
-    fn every_good_example_is_quiet() {
-        for rule in REGISTRY {
-            let got = fired(rule, rule.good);
-            assert!(got.is_empty(), "{}: good example fired {got:?}", rule.id);
-        }
-    }
-
-    #[test]
-    fn ids_are_unique_kebab_case_and_examples_parse() {
-        let mut seen = HashSet::new();
-        for rule in REGISTRY {
-            assert!(seen.insert(rule.id), "duplicate id {}", rule.id);
-            assert!(rule.id.chars().all(|c| c.is_ascii_lowercase() || c == '-'));
-            for sql in [rule.bad, rule.good] {
-                assert!(crate::parse::parse(sql).is_ok(), "{}: {sql}", rule.id);
-            }
-        }
-    }
 }

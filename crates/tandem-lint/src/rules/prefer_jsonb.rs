@@ -1,6 +1,6 @@
 //! Type advice: json column (prefer jsonb).
 
-use super::type_advice;
+use super::type_advice::type_advice;
 use crate::finding::Severity;
 use crate::rule::{Hit, Rule};
 use crate::state::StmtCx;

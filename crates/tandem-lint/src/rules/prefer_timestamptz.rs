@@ -1,6 +1,6 @@
 //! Type advice: timestamp without time zone.
 
-use super::type_advice;
+use super::type_advice::type_advice;
 use crate::finding::Severity;
 use crate::rule::{Hit, Rule};
 use crate::state::StmtCx;

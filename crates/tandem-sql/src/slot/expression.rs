@@ -2,115 +2,49 @@
 
 use serde_json::Value;
 
+use super::kinds::{ExpressionSlot, Slot, SlotError};
 use super::skeleton::{normalized, without_comments, Skeleton};
-use super::{Slot, SlotError};
 use crate::{parse_expression, Expression};
 
-/// Where an expression is used. The slots differ in what PostgreSQL allows in them, and
-/// tandem checks that before anything reaches the server:
-///
-/// | slot | subquery | column reference |
-/// | --- | --- | --- |
-/// | `Up`, `Down` (backfill and trigger) | allowed | allowed |
-/// | `Check`, `Generated`, `IndexPredicate`, `ExclusionPredicate` | refused | allowed |
-/// | `Default` | refused | refused |
-///
-/// No slot allows a parameter (`$1`), several statements, or a top-level query.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ExpressionSlot {
-    /// A column default (`default:`).
-    Default,
-    /// A CHECK constraint (`check.constraint`, a table constraint's `check`).
-    Check,
-    /// A stored generated column (`generated.expression`).
-    Generated,
-    /// `up`: the new column's value computed from the old columns (backfill, trigger).
-    Up,
-    /// `down`: the old column's value computed from the new columns.
-    Down,
-    /// A partial index's `predicate`.
-    IndexPredicate,
-    /// An exclusion constraint's `predicate` (`EXCLUDE ... WHERE (...)`).
-    ExclusionPredicate,
-}
-
-impl ExpressionSlot {
-    /// Whether PostgreSQL accepts a subquery (`(SELECT ...)`, `EXISTS (...)`, `IN (SELECT
-    /// ...)`) in this slot.
-    pub fn allows_subqueries(self) -> bool {
-        matches!(self, ExpressionSlot::Up | ExpressionSlot::Down)
-    }
-
-    /// Whether the expression may read columns of the row.
-    pub fn allows_column_references(self) -> bool {
-        !matches!(self, ExpressionSlot::Default)
-    }
-
-    pub(crate) fn expected(self) -> String {
-        let example = match self {
-            ExpressionSlot::Default => "`0`, `now()`, `'draft'`",
-            ExpressionSlot::Check => "`price > 0`",
-            ExpressionSlot::Generated => "`price * quantity`",
-            ExpressionSlot::Up | ExpressionSlot::Down => "`CAST(price AS numeric(10,2))`",
-            ExpressionSlot::IndexPredicate | ExpressionSlot::ExclusionPredicate => {
-                "`deleted_at IS NULL`"
-            }
-        };
-        format!("one SQL expression for {} (such as {example})", self.noun())
-    }
-
-    pub(crate) fn noun(self) -> &'static str {
-        match self {
-            ExpressionSlot::Default => "a column default",
-            ExpressionSlot::Check => "a CHECK constraint",
-            ExpressionSlot::Generated => "a generated column",
-            ExpressionSlot::Up => "`up`",
-            ExpressionSlot::Down => "`down`",
-            ExpressionSlot::IndexPredicate => "an index predicate",
-            ExpressionSlot::ExclusionPredicate => "an exclusion constraint predicate",
-        }
-    }
-
-    /// The statement the expression is finally used in, to parse it there too.
-    fn skeleton(self) -> Skeleton {
-        match self {
-            ExpressionSlot::Default => Skeleton {
-                before: "CREATE TABLE t (c int DEFAULT ",
-                after: "\n)",
-                sample: "(0)",
-                pointer: "/node/CreateStmt/table_elts/0/node/ColumnDef/constraints/0/node/Constraint/raw_expr",
-            },
-            ExpressionSlot::Check => Skeleton {
-                before: "CREATE TABLE t (CHECK ",
-                after: "\n)",
-                sample: "(true)",
-                pointer: "/node/CreateStmt/table_elts/0/node/Constraint/raw_expr",
-            },
-            ExpressionSlot::Generated => Skeleton {
-                before: "CREATE TABLE t (c int GENERATED ALWAYS AS ",
-                after: "\nSTORED)",
-                sample: "(1)",
-                pointer: "/node/CreateStmt/table_elts/0/node/ColumnDef/constraints/0/node/Constraint/raw_expr",
-            },
-            ExpressionSlot::Up | ExpressionSlot::Down => Skeleton {
-                before: "UPDATE t SET c = ",
-                after: "\n",
-                sample: "(1)",
-                pointer: "/node/UpdateStmt/target_list/0/node/ResTarget/val",
-            },
-            ExpressionSlot::IndexPredicate => Skeleton {
-                before: "CREATE INDEX i ON t (c) WHERE ",
-                after: "\n",
-                sample: "(true)",
-                pointer: "/node/IndexStmt/where_clause",
-            },
-            ExpressionSlot::ExclusionPredicate => Skeleton {
-                before: "CREATE TABLE t (EXCLUDE USING gist (c WITH &&) WHERE ",
-                after: "\n)",
-                sample: "(true)",
-                pointer: "/node/CreateStmt/table_elts/0/node/Constraint/where_clause",
-            },
-        }
+/// The statement the expression is finally used in, to parse it there too.
+fn skeleton(slot: ExpressionSlot) -> Skeleton {
+    match slot {
+        ExpressionSlot::Default => Skeleton {
+            before: "CREATE TABLE t (c int DEFAULT ",
+            after: "\n)",
+            sample: "(0)",
+            pointer: "/node/CreateStmt/table_elts/0/node/ColumnDef/constraints/0/node/Constraint/raw_expr",
+        },
+        ExpressionSlot::Check => Skeleton {
+            before: "CREATE TABLE t (CHECK ",
+            after: "\n)",
+            sample: "(true)",
+            pointer: "/node/CreateStmt/table_elts/0/node/Constraint/raw_expr",
+        },
+        ExpressionSlot::Generated => Skeleton {
+            before: "CREATE TABLE t (c int GENERATED ALWAYS AS ",
+            after: "\nSTORED)",
+            sample: "(1)",
+            pointer: "/node/CreateStmt/table_elts/0/node/ColumnDef/constraints/0/node/Constraint/raw_expr",
+        },
+        ExpressionSlot::Up | ExpressionSlot::Down => Skeleton {
+            before: "UPDATE t SET c = ",
+            after: "\n",
+            sample: "(1)",
+            pointer: "/node/UpdateStmt/target_list/0/node/ResTarget/val",
+        },
+        ExpressionSlot::IndexPredicate => Skeleton {
+            before: "CREATE INDEX i ON t (c) WHERE ",
+            after: "\n",
+            sample: "(true)",
+            pointer: "/node/IndexStmt/where_clause",
+        },
+        ExpressionSlot::ExclusionPredicate => Skeleton {
+            before: "CREATE TABLE t (EXCLUDE USING gist (c WITH &&) WHERE ",
+            after: "\n)",
+            sample: "(true)",
+            pointer: "/node/CreateStmt/table_elts/0/node/Constraint/where_clause",
+        },
     }
 }
 
@@ -167,7 +101,7 @@ pub fn parse_expression_in(slot: ExpressionSlot, text: &str) -> Result<Expressio
             ));
         }
     }
-    let placed = slot.skeleton().fit(kind, &expr.sql())?;
+    let placed = skeleton(slot).fit(kind, &expr.sql())?;
     if normalized(&placed.tree) != normalized(tree) {
         return Err(SlotError::at(
             kind,

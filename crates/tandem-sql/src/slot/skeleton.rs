@@ -7,7 +7,7 @@
 use pg_query::protobuf::Token;
 use serde_json::Value;
 
-use super::{Slot, SlotError};
+use super::kinds::{Slot, SlotError};
 use crate::parse::{is_comment, message, offset, parse_error_offset, scan, scan_error_offset};
 
 /// A statement with one hole, and where the hole's subtree sits in the parse tree.
