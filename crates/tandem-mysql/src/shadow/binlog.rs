@@ -478,11 +478,11 @@ mod tests {
     #[test]
     fn rotate_names_lose_their_checksum_bytes() {
         assert_eq!(
-            super::rotated_name("binlog.000001", b"binlog.000002\x91\x07.H"),
+            crate::shadow::binlog::rotated_name("binlog.000001", b"binlog.000002\x91\x07.H"),
             "binlog.000002"
         );
         assert_eq!(
-            super::rotated_name("mysql-bin.000009", b"mysql-bin.000010"),
+            crate::shadow::binlog::rotated_name("mysql-bin.000009", b"mysql-bin.000010"),
             "mysql-bin.000010"
         );
     }

@@ -7,7 +7,8 @@
 //! joins the rows on the key with `<=>` on every copied column, which compares values across a
 //! type change the way the server converts them.
 
-use super::{keys, Job};
+use super::job::Job;
+use super::keys;
 use crate::error::{codes, server_code, Error, Result};
 use crate::quote::ident;
 use crate::shadow::binlog::{current_position, Applier};

@@ -18,7 +18,7 @@
 //! instead of running; writes continue on the untouched original and the cut-over is retried.
 //! Every step is bounded by `cut_over_timeout`, so the application waits at most that long.
 
-use super::Job;
+use super::job::Job;
 use crate::error::{codes, server_code, Error, Result};
 use crate::events::Event;
 use crate::quote::{ident, literal};

@@ -5,8 +5,11 @@
 pub mod binlog;
 mod checksum;
 mod cutover;
+mod job;
 pub mod keys;
 pub mod throttle;
+
+pub use job::{CopyConfig, Job};
 
 use crate::catalog::{read_schema, LiveTable};
 use crate::error::{codes, server_code, Error, Result};
@@ -16,39 +19,9 @@ use crate::quote::{ident, ident_list};
 use crate::state::{self, BinlogPos, KeyValue, ShadowState};
 use binlog::{Applier, ApplySpec};
 use mysql_async::prelude::*;
-use mysql_async::{Conn, Pool, Value};
+use mysql_async::{Conn, Value};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use throttle::Throttle;
-
-/// Settings of the copy.
-#[derive(Debug, Clone)]
-pub struct CopyConfig {
-    /// The time one chunk should take; the chunk size adapts to it.
-    pub chunk_time: Duration,
-    /// First chunk size (and the fixed size when `adaptive` is off).
-    pub chunk_size: u64,
-    pub adaptive: bool,
-    pub throttle: throttle::ThrottleConfig,
-    /// `server_id` the binary log reader registers with (must differ from every server's).
-    pub server_id: u32,
-    /// How long the cut-over may hold the table (lock, last events, rename).
-    pub cut_over_timeout: Duration,
-    pub cut_over_attempts: u32,
-}
-
-impl Default for CopyConfig {
-    fn default() -> Self {
-        CopyConfig {
-            chunk_time: Duration::from_millis(500),
-            chunk_size: 1000,
-            adaptive: true,
-            throttle: throttle::ThrottleConfig::default(),
-            server_id: 0,
-            cut_over_timeout: Duration::from_secs(3),
-            cut_over_attempts: 30,
-        }
-    }
-}
 
 /// The shadow and the old table: `t_tandem_new` and `t_tandem_old`.
 ///
@@ -349,17 +322,6 @@ fn forward_spec(database: &str, s: &ShadowState) -> ApplySpec {
         key: s.key.clone(),
         target_key: s.shadow_key.clone(),
     }
-}
-
-/// Everything a running copy needs.
-pub struct Job<'a> {
-    pub pool: &'a Pool,
-    /// The pool's options, for the applier's own connections.
-    pub opts: &'a mysql_async::Opts,
-    pub migration: &'a str,
-    pub config: &'a CopyConfig,
-    pub policy: &'a LockPolicy,
-    pub report: &'a (dyn Fn(Event) + Sync),
 }
 
 impl Job<'_> {

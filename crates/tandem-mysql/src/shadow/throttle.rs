@@ -115,7 +115,7 @@ mod tests {
     #[test]
     fn redacts_passwords() {
         assert_eq!(
-            super::redact("mysql://u:secret@h:3307/db"),
+            crate::shadow::throttle::redact("mysql://u:secret@h:3307/db"),
             "mysql://u@h:3307/db"
         );
     }
