@@ -96,8 +96,12 @@ LIBCLANG_PATH="$scratch/nowhere" expect missing "LIBCLANG_PATH pointing at nothi
 if command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null; then
     debs="$scratch/debs"
     mkdir -p "$debs"
-    (cd "$debs" && apt-get download libclang-dev >/dev/null 2>&1) ||
-        { echo "FAIL apt-get download libclang-dev (run apt-get update first?)"; exit 1; }
+    if ! (cd "$debs" && apt-get download libclang-dev >/dev/null 2>&1); then
+        # A machine whose package lists were never fetched (or were cleaned) knows no packages.
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get update >/dev/null 2>&1 || true
+        (cd "$debs" && apt-get download libclang-dev >/dev/null 2>&1) ||
+            { echo "FAIL apt-get download libclang-dev (even after apt-get update)"; exit 1; }
+    fi
     major=$(dpkg-deb -f "$debs"/libclang-dev_*.deb Depends | grep -o 'libclang-[0-9]*-dev' | head -n 1 | tr -dc 0-9)
     [[ -n $major ]] || { echo "FAIL cannot tell which LLVM libclang-dev depends on"; exit 1; }
     (cd "$debs" && apt-get download "libclang-cpp$major" "libllvm$major" "libclang1-$major" \
