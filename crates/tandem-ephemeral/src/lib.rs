@@ -21,6 +21,7 @@
 //! PostgreSQL program is run as the `postgres` OS user instead.
 
 pub mod mariadb;
+mod once;
 
 use std::collections::hash_map::RandomState;
 use std::ffi::{CStr, CString, OsStr};
@@ -604,34 +605,7 @@ pub fn shared() -> Result<&'static Cluster, Error> {
         }
     }
 
-    if let Some(cluster) = CLUSTER.get() {
-        return Ok(cluster);
-    }
-    let mut failure = match INIT.lock() {
-        Ok(guard) => guard,
-        Err(poisoned) => poisoned.into_inner(),
-    };
-    if let Some(cluster) = CLUSTER.get() {
-        return Ok(cluster);
-    }
-    if let Some(message) = failure.as_ref() {
-        return Err(Error::Shared(message.clone()));
-    }
-    match Cluster::start() {
-        Ok(cluster) => {
-            let cluster = CLUSTER.get_or_init(|| cluster);
-            // SAFETY: registering a plain `extern "C" fn` with no captured
-            // state; it only touches the 'static OnceLock.
-            unsafe {
-                libc::atexit(stop_shared);
-            }
-            Ok(cluster)
-        }
-        Err(error) => {
-            *failure = Some(error.to_string());
-            Err(error)
-        }
-    }
+    once::start_once(&CLUSTER, &INIT, Cluster::start, stop_shared, Error::Shared)
 }
 
 fn is_root() -> bool {

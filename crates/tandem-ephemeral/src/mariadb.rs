@@ -437,30 +437,13 @@ pub fn shared() -> Result<&'static MariaDb, MariaDbError> {
         }
     }
 
-    if let Some(server) = SERVER.get() {
-        return Ok(server);
-    }
-    let mut failure = INIT.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(server) = SERVER.get() {
-        return Ok(server);
-    }
-    if let Some(message) = failure.as_ref() {
-        return Err(MariaDbError::Shared(message.clone()));
-    }
-    match MariaDb::start() {
-        Ok(server) => {
-            let server = SERVER.get_or_init(|| server);
-            // SAFETY: a plain extern "C" fn touching only a 'static.
-            unsafe {
-                libc::atexit(stop_shared);
-            }
-            Ok(server)
-        }
-        Err(error) => {
-            *failure = Some(error.to_string());
-            Err(error)
-        }
-    }
+    super::once::start_once(
+        &SERVER,
+        &INIT,
+        MariaDb::start,
+        stop_shared,
+        MariaDbError::Shared,
+    )
 }
 
 /// `TANDEM_MARIADB_BIN`, else the Debian locations, else PATH.
