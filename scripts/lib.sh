@@ -160,6 +160,8 @@ install_missing() {
     fi
     # The MySQL backend: a throwaway MariaDB for its tests, pt-online-schema-change for its bench.
     [[ -x /usr/sbin/mariadbd ]] || command -v mariadbd >/dev/null || missing+=(mariadb-server-core)
+    # mariadb-install-db runs my_print_defaults, which mariadb-client-core ships.
+    command -v my_print_defaults >/dev/null || missing+=(mariadb-client-core)
     command -v pt-online-schema-change >/dev/null || missing+=(percona-toolkit)
     if [[ ${#missing[@]} -gt 0 ]]; then
         apt_install "${missing[@]}"
